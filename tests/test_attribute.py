@@ -1,0 +1,67 @@
+"""Attribution on the seeds: sources, cues, canonical names and kinds, pronouns, carried-over reports."""
+
+import pytest
+from conftest import find_claim
+
+from annotate.attribute import canonical_source, classify_kind, strip_titles
+from test_segment import D000, D001, D002, D003
+
+
+@pytest.mark.parametrize(
+    "doc_id,snippet,source,canonical,kind,cue",
+    [
+        (D001, "the Chinese military leadership reiterated", "A military statement emanating from Pakistan", "ISPR", "official", "claimed"),
+        (D001, "the Chinese leadership lauded", "The Pakistan Army statement", "ISPR", "official", "claimed"),
+        (D002, "the engagements featured", "the Pakistani military’s media wing, the Inter-Services Public Relations (ISPR)", "ISPR", "official", "According to"),
+        (D002, "reflects the growing depth", "The ISPR", "ISPR", "official", "added"),
+        (D003, "the top-level meeting of military commanders", "Pakistan Army media wing", "ISPR", "official", "said"),
+        (D000, "The Chinese military is willing", "General Zhang", "Zhang Youxia", "official", "continued"),
+        (D001, "the Pakistan Army Chief Asim Munir was under severe pressure", "reliable sources", "reliable sources", "anonymous", "indicate"),
+        (D002, "The India-Pakistan conflict offered the world", "one analyst", "one analyst", "anonymous", "noted"),
+        (D002, "Chinese defense stocks experienced a surge", "one analyst", "one analyst", "anonymous", "adding"),
+        (D003, "the most important interaction between the two militaries", "reports", "reports", "anonymous", "According to"),
+    ],
+)
+def test_sources_and_cues(seed_docs, doc_id, snippet, source, canonical, kind, cue):
+    c = find_claim(seed_docs[doc_id], snippet)
+    assert (c.source.text, c.source.canonical, c.source.kind) == (source, canonical, kind)
+    assert c.cue.text == cue
+    assert snippet in c.text and cue not in c.text.split()[:1]
+
+
+def test_pronoun_sources_resolve_to_their_antecedent(seed_docs):
+    it = find_claim(seed_docs[D001], "emphasis was placed on improving operational interoperability")
+    assert (it.source.text, it.source.canonical, it.cue.text) == ("It", "ISPR", "claimed")
+    he = find_claim(seed_docs[D001], "the Pakistani military would take all necessary steps")
+    assert he.source.text == "he" and he.source.canonical == "Asim Munir" and he.cue.text == "assured"
+
+
+def test_attribution_carries_over_to_a_continuing_sentence(seed_docs):
+    c = find_claim(seed_docs[D001], "Their discussions focused on")
+    assert c.source is not None and c.source.canonical == "ISPR" and "carried_over" in c.rules
+
+
+def test_a_participle_report_inherits_the_subject(seed_docs):
+    c = find_claim(seed_docs[D001], "their role and efforts regarding the recent Pakistan-India tension")
+    assert c.cue.text == "adding" and "Dar" in c.source.text
+
+
+def test_authors_own_framing_is_not_attribution(seed_docs):
+    for snippet in ("Pakistan continues to warm up to China", "in October 2024, a suicide car bombing"):
+        c = find_claim(seed_docs[D001], snippet)
+        assert c.source is None and c.type != "attributed", snippet
+
+
+def test_aliases_normalise_to_one_canonical_name():
+    persons = []
+    for alias in ("ISPR", "Inter-Services Public Relations", "the Pakistani military's media wing",
+                  "the Pakistani military’s media wing", "the Pakistan Army statement", "The military statement"):
+        assert canonical_source(alias, persons) == ("ISPR", "official"), alias
+
+
+def test_kinds_of_unlisted_sources():
+    assert classify_kind("one analyst", has_name=False) == "anonymous"
+    assert classify_kind("officials", has_name=False) == "anonymous"
+    assert classify_kind("Professor Ayesha Siddiqa", has_name=True) == "expert"
+    assert classify_kind("Foreign Minister Wang Yi", has_name=True) == "official"
+    assert strip_titles("Field Marshal Asim Munir") == "Asim Munir"

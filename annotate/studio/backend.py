@@ -117,12 +117,16 @@ class Backend:
     api_key: str | None = field(default=None, repr=False)
     history: list[dict[str, Any]] = field(default_factory=list)
     new_annotations: int = 0
+    calls: dict[str, int] = field(default_factory=dict)
     _thread: threading.Thread | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def training(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def count(self, route: str) -> None:
+        self.calls[route] = self.calls.get(route, 0) + 1
 
     def setup(self, body: dict[str, Any]) -> dict[str, Any]:
         # Label Studio sends its address and the project owner's token; kept in memory only, for pulling labels.
@@ -205,12 +209,14 @@ def create_app(backend: Backend, secret: str | None = None) -> FastAPI:
     async def check_secret(request: Request, call_next):
         if secret and not _authorized(request, secret):
             return JSONResponse({"error": "missing or wrong secret"}, status_code=401)
+        backend.count(request.url.path)
         return await call_next(request)
 
     @app.get("/health")
     @app.get("/")
     def health() -> dict[str, Any]:
-        return {"status": "UP", "model_class": "annotate", "model_version": backend.model.version, "training": backend.training}
+        return {"status": "UP", "model_class": "annotate", "model_version": backend.model.version,
+                "training": backend.training, "calls": backend.calls}
 
     @app.post("/setup")
     async def setup(request: Request) -> dict[str, Any]:

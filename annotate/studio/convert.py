@@ -37,7 +37,7 @@ def from_js(text: str, j: int) -> int:
         if units >= j:
             return i
         units += 2 if ord(c) > 0xFFFF else 1
-    return len(text)
+    return len(text) + j - units  # past the end stays past the end, so callers can reject it
 
 
 def sentence_bounds(doc: Document, claims: Iterable[Claim]) -> dict[int, tuple[int, int]]:

@@ -1,0 +1,222 @@
+"""The labeling loop against a real Label Studio server (the `studio_server` fixture): push, pull, serve, retrain, errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from label_studio_sdk.label_interface import LabelInterface
+
+from annotate.errors import StudioError
+from annotate.model import Claim, Document
+from annotate.studio import client, convert
+from annotate.studio.backend import Backend, ModelVersion, create_app, check_bind
+from conftest import LS_USER, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.studio
+
+
+# --- fixtures ------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def rules_model():
+    """The project's scoring pipeline with the rule labeler, as a servable model."""
+    from annotate.score import load_labeler, pipeline_config, score_documents
+
+    cfg = pipeline_config(labeler="rules")
+    labeler = load_labeler(cfg)
+    return ModelVersion(labeler.name, lambda docs: score_documents(docs, labeler, cfg))
+
+
+@pytest.fixture(scope="module")
+def seed_run(tmp_path_factory, rules_model):
+    """`annotate score` of the five seed articles with the rule labeler: RUN_DIR/claims.jsonl + documents.jsonl."""
+    from annotate.score import load_labeler, pipeline_config, score_paths
+
+    cfg = pipeline_config(labeler="rules")
+    out = tmp_path_factory.mktemp("run") / "seeds"
+    score_paths([ROOT / "corpus"], out, load_labeler(cfg), cfg, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def run_data(seed_run):
+    docs = {r["id"]: r["text"] for r in map(json.loads, (seed_run / "documents.jsonl").read_text().splitlines())}
+    claims = [json.loads(line) for line in (seed_run / "claims.jsonl").read_text().splitlines()]
+    return docs, claims
+
+
+@pytest.fixture(scope="module")
+def ls(studio_server):
+    return client.connect(studio_server.url, studio_server.api_key)
+
+
+@pytest.fixture(scope="module")
+def pushed(studio_server, seed_run):
+    """The seed run pushed once into project "seeds" (acceptance 1 checks this push)."""
+    return client.push_run(seed_run, "seeds", studio_server.url, studio_server.api_key, strategy="uncertainty", batch_size=40)
+
+
+def project_tasks(ls, pid: int) -> list:
+    return sorted(ls.tasks.list(project=pid, fields="all", page_size=500), key=lambda t: t.id)
+
+
+class ServedBackend:
+    """`create_app(backend)` served by uvicorn on a free loopback port in a background thread."""
+
+    def __init__(self, backend: Backend, secret: str | None = None):
+        self.backend = backend
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(create_app(backend, secret), host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.time() + 30
+        while not self.server.started:
+            assert time.time() < deadline, "backend did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.backend.wait(120)
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def annotate_task(ls, task, change) -> dict:
+    """Submit an annotation for `task` that starts from its first prediction, changed by `change(result)`."""
+    pred = task.predictions[0]
+    result = json.loads(json.dumps([dict(r) for r in pred.result]))
+    change(result)
+    ls.annotations.create(id=task.id, result=result, parent_prediction=pred.id, lead_time=3.0)
+    return result
+
+
+def set_choice(name, value):
+    def change(result):
+        for r in result:
+            if r.get("from_name") == name:
+                r["value"]["choices"] = [value]
+    return change
+
+
+# --- 1. push ------------------------------------------------------------------------------------------------
+
+def test_push_makes_one_task_per_claim_with_a_valid_prediction_and_is_idempotent(ls, studio_server, seed_run, run_data, pushed):
+    docs, claims = run_data
+    wanted = {c["claim_id"]: c for c in claims if c["type"] != "other"}
+    assert len(wanted) > 50 and any(c["type"] == "other" for c in claims)
+    assert pushed.created and pushed.imported == len(wanted) and pushed.skipped == 0 and pushed.errors == []
+    assert pushed.batches == -(-len(wanted) // 40)
+
+    project = ls.projects.get(id=pushed.project_id)
+    interface = LabelInterface(project.label_config)
+    tasks = project_tasks(ls, pushed.project_id)
+    assert Counter(t.data["claim_id"] for t in tasks) == Counter(wanted.keys())
+    for t in tasks:
+        row, data = wanted[t.data["claim_id"]], t.data
+        assert len(t.predictions) == 1
+        pred = {"result": t.predictions[0].result, "score": t.predictions[0].score}
+        assert interface.validate_prediction(pred, return_errors=True) == []
+        assert t.predictions[0].model_version == row["model"]
+        assert t.predictions[0].score == convert.confidence(Claim.from_row(row))
+        # The task text is a slice of the document that holds the claim.
+        text = docs[data["doc_id"]]
+        assert text[data["offset"] : data["offset"] + len(data["text"])] == data["text"]
+        assert data["text"][data["claim_start"] : data["claim_end"]] == row["text"]
+    # Least confident first: import order follows the prediction score.
+    scores = [t.predictions[0].score for t in tasks if t.predictions[0].score is not None]
+    assert scores == sorted(scores) and len(set(scores)) > 1
+
+    again = client.push_run(seed_run, "seeds", studio_server.url, studio_server.api_key)
+    assert (again.created, again.imported, again.skipped) == (False, 0, len(wanted))
+    assert len(project_tasks(ls, pushed.project_id)) == len(wanted)
+
+
+# --- 2. pull ------------------------------------------------------------------------------------------------
+
+def test_pull_returns_the_human_corrections_with_document_offsets(ls, studio_server, pushed, run_data, tmp_path):
+    docs, _ = run_data
+    tasks = [t for t in project_tasks(ls, pushed.project_id) if not t.annotations]
+    sourced = [t for t in tasks if any(r.get("id") == convert.SOURCE_ID for r in t.predictions[0].result)]
+    flip = {"endorse": "sceptical", "neutral": "sceptical", "sceptical": "neutral"}
+
+    # (a) a changed stance, (b) a source span moved to its last word, (c) a prediction accepted as it is.
+    t_a = next(t for t in tasks if any(r.get("from_name") == "stance" for r in t.predictions[0].result))
+    old_stance = next(r["value"]["choices"][0] for r in t_a.predictions[0].result if r.get("from_name") == "stance")
+    annotate_task(ls, t_a, set_choice("stance", flip[old_stance]))
+    t_b = next(t for t in sourced if t.id != t_a.id and " " in next(r["value"]["text"] for r in t.predictions[0].result if r.get("id") == "source"))
+
+    def move_source(result):
+        for r in result:
+            if r.get("id") == convert.SOURCE_ID:
+                v = r["value"]
+                cut = v["text"].rindex(" ") + 1
+                v["start"], v["text"] = v["start"] + cut, v["text"][cut:]  # no astral characters in the seeds
+
+    annotate_task(ls, t_b, move_source)
+    t_c = next(t for t in tasks if t.id not in (t_a.id, t_b.id))
+    annotate_task(ls, t_c, lambda result: None)
+
+    out = tmp_path / "labels" / "studio.jsonl"
+    report = client.pull_labels("seeds", out, studio_server.url, studio_server.api_key)
+    rows = {r["claim_id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert report.labels == 3 == len(rows) and report.tasks == 3 and report.errors == []
+    for row in rows.values():
+        text = docs[row["doc_id"]]
+        for span in (row, row["source"], row["cue"]):
+            if span:
+                assert text[span["start"] : span["end"]] == span["text"]
+        assert row["annotation"]["annotator"] == LS_USER and row["annotation"]["created_at"]
+        assert row["model"] == f"human:{LS_USER}"
+
+    a, b, c = rows[t_a.data["claim_id"]], rows[t_b.data["claim_id"]], rows[t_c.data["claim_id"]]
+    assert a["stance"] == flip[old_stance] and a["prediction"]["id"] == t_a.predictions[0].id
+    assert a["prediction"]["model_version"] == t_a.predictions[0].model_version
+    pred_src = next(r["value"] for r in t_b.predictions[0].result if r.get("id") == "source")
+    doc_end = t_b.data["offset"] + pred_src["end"]
+    assert b["source"]["end"] == doc_end and b["source"]["text"] == pred_src["text"].rsplit(" ", 1)[1]
+    assert b["source"]["start"] == doc_end - len(b["source"]["text"])
+    assert c["stance"] == next((r["value"]["choices"][0] for r in t_c.predictions[0].result if r.get("from_name") == "stance"), None)
+    # Each annotation differs from its prediction in at most one field.
+    assert report.agreement["n"] == 3 and report.agreement["all"] == pytest.approx(1 / 3, abs=1e-3)
+    assert report.agreement["stance"] == pytest.approx(2 / 3, abs=1e-3)
+    assert report.agreement["source_span"] == pytest.approx(2 / 3, abs=1e-3)
+    assert report.agreement["type"] == 1.0
+
+
+# --- 3. serve -----------------------------------------------------------------------------------------------
+
+def test_label_studio_calls_the_backend_and_shows_its_predictions(ls, seed_run, rules_model):
+    run, _ = client.read_run(seed_run)
+    tasks = client.build_tasks(run[:1])[:5]
+    xml = client.label_config_xml(client.load_config())
+    project, _ = client.ensure_project(ls, "seeds-backend", xml)
+    # Tasks without pre-annotations, so every prediction on them must come from the backend.
+    ls.projects.import_tasks(id=project.id, request=[{"data": t["data"]} for t in tasks])
+    served = ModelVersion("rules-served-1", rules_model.score)
+    with ServedBackend(Backend(served)) as srv:
+        ml = ls.ml.create(project=project.id, url=srv.url, title="annotate", is_interactive=True)
+        assert srv.backend.calls.get("/setup", 0) >= 1  # Label Studio checks the backend when it is added
+        ids = [t.id for t in project_tasks(ls, project.id)]
+        ls.actions.create(id="retrieve_tasks_predictions", project=project.id, selected_items={"all": False, "included": ids})
+        assert srv.backend.calls.get("/predict", 0) >= 1
+    interface = LabelInterface(xml)
+    got = project_tasks(ls, project.id)
+    assert len(got) == 5
+    for t in got:
+        assert [p.model_version for p in t.predictions] == ["rules-served-1"]
+        pred = {"result": t.predictions[0].result, "score": t.predictions[0].score}
+        assert interface.validate_prediction(pred, return_errors=True) == []
+        region = next(r["value"] for r in pred["result"] if r.get("id") == convert.CLAIM_ID)
+        assert region["start"] < t.data["claim_end"] and region["end"] > t.data["claim_start"]
+    assert ml.id

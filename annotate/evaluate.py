@@ -1,0 +1,255 @@
+"""Evaluate the fine-tuned classifier against the rule baseline, side by side, and write the results as JSON.
+
+- Seeds (the project's gold): leave-one-document-out. Each fold fine-tunes from the corpus-only
+  stage-1 model on four articles' gold and labels the fifth through the real pipeline; every gold
+  segment is aligned to the predicted segment of its document with the largest character overlap.
+- CheckThat! 2024 `dev_test_en.tsv` (never trained on): SUBJ = some claim of the sentence is an opinion.
+- PolNeAR dev: attribution detection per sentence and source span overlap F1 (span head vs spaCy rules).
+`dev_metrics` scores a model on the dev rows of a training run (used by `train`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import torch
+
+from . import classify as C
+from .metrics import binary_f1, format_report, report, span_overlap_f1
+from .model import TYPES, Document
+
+SUBJ = {"opinion", "subjective"}
+OBJ = {"fact", "attributed", "objective"}
+CHECKTHAT, POLNEAR = "checkthat2024-subjectivity-en", "polnear"
+
+
+
+def dev_metrics(model, tokenizer, dev: list[dict[str, Any]], span_dev: list[dict[str, Any]], cfg,
+                calibrate: bool = True) -> tuple[dict[str, Any], dict[str, float]]:
+    """Per-corpus dev metrics and the fitted temperatures ({"type": T, "stance": T}) of a `TrainConfig` run."""
+    t, s = C.predict_logits(model, tokenizer, dev, cfg.max_length, cfg.context_words, cfg.batch_size * 2)
+    masks = torch.tensor([C.type_mask(r["type"]) for r in dev]).reshape(-1, len(C.TYPE_LABELS))
+    sidx = [C.stance_index(r["stance"]) for r in dev]
+    smask = torch.tensor([[1.0 if i == k else 0.0 for k in range(len(C.STANCE_LABELS))] for i in sidx]
+                         ).reshape(-1, len(C.STANCE_LABELS))
+    temps = {"type": C.fit_temperature(t, masks) if calibrate else 1.0,
+             "stance": C.fit_temperature(s, smask) if calibrate else 1.0}
+    pred_t = [C.TYPE_LABELS[i] for i in t.argmax(-1).tolist()]
+    pred_s = [C.STANCE_LABELS[i] for i in s.argmax(-1).tolist()]
+    out: dict[str, Any] = {}
+    for corpus in sorted({r["corpus"] for r in dev}):
+        ix = [i for i, r in enumerate(dev) if r["corpus"] == corpus]
+        gold_t = [dev[i]["type"] for i in ix]
+        m: dict[str, Any] = {"n": len(ix)}
+        full = [i for i in ix if dev[i]["type"] in C.TYPE_LABELS]
+        if len(full) == len(ix):
+            m["type"] = report(gold_t, [pred_t[i] for i in ix], list(C.TYPE_LABELS))
+        if any(g in ("attributed", "unattributed") for g in gold_t) and "unattributed" in gold_t:
+            m["attribution"] = binary_f1([g == "attributed" for g in gold_t], [pred_t[i] == "attributed" for i in ix])
+        if any(g in SUBJ for g in gold_t) and all(g in SUBJ | OBJ for g in gold_t):
+            m["subjectivity"] = report(["SUBJ" if g in SUBJ else "OBJ" for g in gold_t],
+                                       ["SUBJ" if pred_t[i] == "opinion" else "OBJ" for i in ix], ["SUBJ", "OBJ"])
+        st = [i for i in ix if sidx[i] >= 0]
+        if st:
+            m["stance"] = report([dev[i]["stance"] for i in st], [pred_s[i] for i in st], list(C.STANCE_LABELS))
+        out[corpus] = m
+    if span_dev:
+        found = C.tag_spans(model, tokenizer, [r["sentence"] for r in span_dev], cfg.max_length, cfg.batch_size * 2)
+        out["polnear_spans"] = {
+            lab.lower(): span_overlap_f1([[(a, b) for a, b, x in r["spans"] if x == lab] for r in span_dev],
+                                         [[(a, b) for x, a, b in f if x == lab] for f in found])
+            for lab in ("SRC", "CUE")}
+    return out, temps
+
+
+
+
+# --- seeds, leave one document out ---------------------------------------------------------------------------
+
+def overlap(a, b) -> int:
+    return max(0, min(a.end, b.end) - max(a.start, b.start))
+
+
+def align(gold: Iterable, pred: list) -> list:
+    """For each gold segment, the predicted segment with the largest character overlap (None when none overlaps)."""
+    out = []
+    for g in gold:
+        best = max(pred, key=lambda p: overlap(g, p), default=None)
+        out.append(best if best is not None and overlap(g, best) > 0 else None)
+    return out
+
+
+def aligned_labels(gold_docs: list[Document], pred_docs: dict[str, Document]) -> dict[str, list]:
+    """Gold and predicted type and stance per gold segment ("none" where nothing aligns or no stance)."""
+    out: dict[str, list] = {"type_gold": [], "type_pred": [], "stance_gold": [], "stance_pred": []}
+    for gd in gold_docs:
+        pd = pred_docs[gd.id]
+        for g, p in zip(gd.claims, align(gd.claims, pd.claims)):
+            out["type_gold"].append(g.type)
+            out["type_pred"].append(p.type if p else "other")
+            if g.stance is not None and g.type != "other":
+                out["stance_gold"].append(g.stance)
+                out["stance_pred"].append((p.stance if p else None) or "none")
+    return out
+
+
+def _reports(lab: dict[str, list]) -> dict[str, Any]:
+    return {"type": report(lab["type_gold"], lab["type_pred"], list(TYPES)),
+            "stance": report(lab["stance_gold"], lab["stance_pred"], list(C.STANCE_LABELS))}
+
+
+def evaluate_seeds(train_cfg, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Leave-one-document-out on the gold: fine-tuned folds and the rule labeler, aligned to gold segments."""
+    from .corpus import iter_documents
+    from .rules import RuleLabeler
+    from .score import score_documents
+    from .train import gold_documents, gold_examples, resolve, train
+
+    gold_docs, errors = gold_documents(resolve(train_cfg.gold), resolve(train_cfg.corpus_dir))
+    raw = {d.id: d for d in iter_documents([resolve(train_cfg.corpus_dir)]) if isinstance(d, Document)}
+    fresh = lambda ids: [Document.from_record(raw[i].to_record()) for i in ids]  # noqa: E731
+    ids = [d.id for d in gold_docs]
+    rules = {d.id: d for d in score_documents(fresh(ids), RuleLabeler())}
+    model_docs: dict[str, Document] = {}
+    direct = {"type_gold": [], "type_pred": [], "stance_gold": [], "stance_pred": []}
+    for doc_id in ids:
+        say(f"fold: hold out {doc_id}")
+        fold = train_cfg.model_copy(update={
+            "name": f"{train_cfg.name}-loo-{doc_id.split('_')[0]}", "exclude_docs": [doc_id],
+            "base_name": train_cfg.base_name or f"{train_cfg.name}-base",
+            "calibration": train_cfg.calibration.model_copy(update={"gold_dev_fraction": 0.0})})
+        fold_dir = train(fold)
+        labeler = C.ClassifierLabeler(fold_dir)
+        model_docs.update({d.id: d for d in score_documents(fresh([doc_id]), labeler)})
+        # The classifier alone, on the gold segments themselves (no segmentation error).
+        rows = gold_examples([d for d in gold_docs if d.id == doc_id])
+        for r, p in zip(rows, labeler.classifier.predict(rows)):
+            direct["type_gold"].append(r["type"])
+            direct["type_pred"].append(p["type"])
+            if r["stance"]:
+                direct["stance_gold"].append(r["stance"])
+                direct["stance_pred"].append(p["stance"])
+    direct_rep = {"type": report(direct["type_gold"], direct["type_pred"], list(C.TYPE_LABELS)),
+                  "stance": report(direct["stance_gold"], direct["stance_pred"], list(C.STANCE_LABELS))}
+    return {"documents": ids, "errors": [str(e) for e in errors],
+            "model": _reports(aligned_labels(gold_docs, model_docs)),
+            "rules": _reports(aligned_labels(gold_docs, rules)),
+            "model_on_gold_segments": direct_rep}
+
+
+# --- public corpora held out ---------------------------------------------------------------------------------
+
+def _sentence_docs(sentences: list[str], prefix: str) -> list[Document]:
+    return [Document(id=f"{prefix}-{i}", text=s) for i, s in enumerate(sentences)]
+
+
+def evaluate_checkthat(model_dir: Path, root: Path) -> dict[str, Any]:
+    """SUBJ/OBJ macro-F1 on dev_test_en.tsv: the model alone, the model through the pipeline, the rules."""
+    from .corpora import load_checkthat
+    from .rules import RuleLabeler
+    from .score import score_documents
+
+    rows = load_checkthat(root / CHECKTHAT, "dev_test").to_list()
+    gold = ["SUBJ" if r["type"] in SUBJ else "OBJ" for r in rows]
+    labeler = C.ClassifierLabeler(model_dir)
+    direct = ["SUBJ" if p["type"] == "opinion" else "OBJ" for p in labeler.classifier.predict(rows)]
+
+    def via(lab) -> list[str]:
+        docs = score_documents(_sentence_docs([r["sentence"] for r in rows], "ct"), lab)
+        return ["SUBJ" if any(c.type == "opinion" for c in d.claims) else "OBJ" for d in docs]
+
+    return {"n": len(rows), "model": report(gold, direct, ["SUBJ", "OBJ"]),
+            "model_pipeline": report(gold, via(labeler), ["SUBJ", "OBJ"]),
+            "rules": report(gold, via(RuleLabeler()), ["SUBJ", "OBJ"])}
+
+
+def evaluate_polnear(model_dir: Path, root: Path, limit: int | None = 1500) -> dict[str, Any]:
+    """Attribution detection F1 per sentence and source span overlap F1 on PolNeAR dev, model vs rules."""
+    from .corpora import load_polnear
+    from .rules import RuleLabeler
+    from .score import score_documents
+    from .train import span_rows
+
+    ds = load_polnear(root / POLNEAR, "dev", limit)
+    sents: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in ds:
+        s = sents.setdefault((r["doc_id"], r["sentence"]), {**r, "type": "unattributed"})
+        if r["type"] == "attributed":
+            s["type"] = "attributed"
+    rows = list(sents.values())[:limit]
+    gold_att = [r["type"] == "attributed" for r in rows]
+    spans = {(r["sentence"]): r["spans"] for r in span_rows(ds)}
+    gold_src = [[(a, b) for a, b, lab in spans.get(r["sentence"], []) if lab == "SRC"] for r in rows]
+    labeler = C.ClassifierLabeler(model_dir)
+    preds = labeler.classifier.predict(rows)
+    docs = score_documents(_sentence_docs([r["sentence"] for r in rows], "pn"), RuleLabeler())
+    out: dict[str, Any] = {"n_sentences": len(rows),
+                           "attribution": {"model": binary_f1(gold_att, [p["type"] == "attributed" for p in preds]),
+                                           "rules": binary_f1(gold_att, [any(c.type == "attributed" for c in d.claims)
+                                                                         for d in docs])}}
+    rule_src = [sorted({(c.source.start, c.source.end) for c in d.claims if c.source and c.source.end <= len(d.text)})
+                for d in docs]
+    out["source_spans"] = {"rules": span_overlap_f1(gold_src, rule_src)}
+    if labeler.classifier.meta.get("span_head"):
+        tagged = C.tag_spans(labeler.classifier.model, labeler.classifier.tokenizer, [r["sentence"] for r in rows],
+                             labeler.classifier.meta["max_length"])
+        out["source_spans"]["model"] = span_overlap_f1(gold_src, [[(a, b) for lab, a, b in t if lab == "SRC"]
+                                                                  for t in tagged])
+    return out
+
+
+# --- the command -----------------------------------------------------------------------------------------------
+
+def evaluate(model_dir: str | Path, gold_path: str | Path | None = None, *, config: str | Path = "train.yaml",
+             out: str | Path | None = None, seeds: bool = True, corpora: bool = True, polnear_limit: int | None = 1500,
+             say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Fine-tuned model vs rule baseline on the seeds (leave-one-document-out) and the held-out public data;
+    writes the results to `out` (default `<model_dir>/evaluation.json`) and returns them."""
+    import json
+
+    from .errors import ModelError
+    from .train import load_config, resolve
+
+    model_dir = Path(model_dir)
+    if not (model_dir / C.TRAIN_META).exists():
+        raise ModelError(f"{model_dir}: no trained model here; run `annotate train --config configs/train.yaml` first")
+    cfg = load_config(config)
+    if gold_path is not None:
+        cfg = cfg.model_copy(update={"gold": str(Path(gold_path).resolve())})
+    results: dict[str, Any] = {"model": str(model_dir)}
+    if seeds and cfg.gold and resolve(cfg.gold).exists():
+        results["seeds_loo"] = evaluate_seeds(cfg, say)
+    root = resolve(cfg.datasets_dir)
+    if corpora and root is not None and (root / CHECKTHAT).exists():
+        say("CheckThat! dev_test")
+        results["checkthat_dev_test"] = evaluate_checkthat(model_dir, root)
+    if corpora and root is not None and (root / POLNEAR).exists():
+        say("PolNeAR dev")
+        results["polnear_dev"] = evaluate_polnear(model_dir, root, polnear_limit)
+    path = Path(out) if out else model_dir / "evaluation.json"
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    results["written_to"] = str(path)
+    return results
+
+
+def format_results(results: dict[str, Any]) -> str:
+    """The printed summary: seed reports for model and rules side by side, then the corpus figures."""
+    lines = []
+    loo = results.get("seeds_loo")
+    if loo:
+        for task in ("type", "stance"):
+            lines.append(format_report(f"seeds LOO {task}: fine-tuned", loo["model"][task]))
+            lines.append(format_report(f"seeds LOO {task}: rules", loo["rules"][task]))
+            lines.append(format_report(f"seeds LOO {task}: fine-tuned on gold segments", loo["model_on_gold_segments"][task]))
+    ct = results.get("checkthat_dev_test")
+    if ct:
+        for k in ("model", "model_pipeline", "rules"):
+            lines.append(format_report(f"CheckThat dev_test SUBJ/OBJ: {k}", ct[k]))
+    pn = results.get("polnear_dev")
+    if pn:
+        for who, v in pn["attribution"].items():
+            lines.append(f"PolNeAR dev attribution detection ({who}): P {v['precision']:.3f} R {v['recall']:.3f} F1 {v['f1']:.3f}")
+        for who, v in pn["source_spans"].items():
+            lines.append(f"PolNeAR dev source span overlap ({who}): P {v['precision']:.3f} R {v['recall']:.3f} F1 {v['f1']:.3f}")
+    return "\n\n".join(lines)

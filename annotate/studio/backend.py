@@ -253,24 +253,42 @@ def serving_model(model_dir: str | None = None) -> ModelVersion:
     return ModelVersion(labeler.name, lambda docs: score_documents(docs, labeler, cfg))
 
 
+def classifier_retrain(train_cfg, output_root: str | os.PathLike) -> Retrain:
+    """Retraining with `annotate train`: `train_cfg` plus the labels as extra examples, one folder per version.
+
+    Each candidate is written under `output_root/<stamp>/` so a rejected candidate never replaces the
+    served model's files; its version is the config's version with `+studio.<stamp>` appended.
+    """
+    from pathlib import Path
+
+    def retrain(labels: list[Label]) -> ModelVersion:
+        from .. import train as training
+        from ..classify import ClassifierLabeler
+        from ..score import pipeline_config, score_documents
+
+        stamp = time.strftime("%Y%m%d%H%M%S") + f"{int(time.time() * 1000) % 1000:03d}"
+        cfg = train_cfg.model_copy(update={"version": f"{train_cfg.version}+studio.{stamp}",
+                                           "output_dir": str(Path(output_root) / stamp), "progress": False})
+        out = training.train(cfg, [convert.task_example(lb.data, lb.claim) for lb in labels])
+        labeler = ClassifierLabeler(out)
+        pipe = pipeline_config()
+        return ModelVersion(labeler.name, lambda docs: score_documents(docs, labeler, pipe))
+
+    return retrain
+
+
 def serving_retrain(model_dir: str | None = None) -> Retrain | None:
-    """Retraining through `annotate train` with the labels as extra examples, or None when it is not installed."""
+    """Retraining with configs/train.yaml (continuing from `model_dir` when it holds a model), or None without `annotate.train`."""
     try:
         from .. import train as training
     except ImportError:
         return None
+    from pathlib import Path
 
-    def retrain(labels: list[Label]) -> ModelVersion:
-        from ..examples import to_dataset
-        from ..score import load_labeler, pipeline_config, score_documents
-
-        extra = to_dataset(convert.task_example(lb.data, lb.claim) for lb in labels)
-        out = training.train(training.load_config(), extra)
-        cfg = pipeline_config(model_dir=str(out), labeler="model")
-        labeler = load_labeler(cfg)
-        return ModelVersion(labeler.name, lambda docs: score_documents(docs, labeler, cfg))
-
-    return retrain
+    cfg = training.load_config()
+    if model_dir and (Path(model_dir) / "config.json").exists():
+        cfg = cfg.model_copy(update={"init_from": str(model_dir)})
+    return classifier_retrain(cfg, Path(cfg.output_dir) / "studio")
 
 
 def serve(port: int | None = None, host: str | None = None, model_dir: str | None = None, secret: str | None = None,

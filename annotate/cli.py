@@ -50,6 +50,24 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0 if report.documents or not report.errors else 1
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train import load_config, train
+
+    out = train(load_config(args.config, seed=args.seed, output_dir=args.output_dir))
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, format_results
+
+    results = evaluate(args.model, args.gold, config=args.config, out=args.out, seeds=not args.no_seeds,
+                       corpora=not args.no_corpora, say=_say)
+    print(format_results(results))
+    print(f"wrote {results['written_to']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="annotate",
@@ -69,6 +87,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard-docs", type=int, default=256, help="documents per output shard (default 256)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_score)
+    p = sub.add_parser("train", help="fine-tune the claim classifier into models/<name>/",
+                       description="Fine-tune the type/stance classifier on labels/ and the public corpora.")
+    p.add_argument("--config", default="train.yaml", help="training config (default: configs/train.yaml)")
+    p.add_argument("--seed", type=int, help="override the config's seed")
+    p.add_argument("--output-dir", help="override the config's output_dir")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="fine-tuned model vs rules: per-label P/R/F1, macro-F1, confusion matrices",
+                       description="Evaluate a trained model and the rule baseline side by side; writes JSON.")
+    p.add_argument("--model", required=True, help="trained model directory (models/<name>)")
+    p.add_argument("--gold", help="gold labels JSONL (default: the training config's gold)")
+    p.add_argument("--config", default="train.yaml", help="training config for the leave-one-document-out folds")
+    p.add_argument("--out", help="JSON output (default: <model>/evaluation.json)")
+    p.add_argument("--no-seeds", action="store_true", help="skip the leave-one-document-out seed evaluation")
+    p.add_argument("--no-corpora", action="store_true", help="skip CheckThat and PolNeAR")
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 

@@ -42,7 +42,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     labeler = load_labeler(cfg, say=_say)
     _say(f"labeling with {labeler.name}")
     report = score_paths(args.paths, args.out, labeler, cfg, resume=args.resume, shard_docs=args.shard_docs,
-                         progress=not args.quiet)
+                         progress=not args.quiet, engine=args.engine)
     for err in report.errors:
         _say(f"error: {err}")
     print_summary(summarize(iter_claim_rows(Path(args.out))), report)
@@ -85,8 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="fine-tuned model directory (default: the config's model_dir)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")
     p.add_argument("--shard-docs", type=int, default=256, help="documents per output shard (default 256)")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: this process; ray: Ray Data actors on a local Ray or the cluster at RAY_ADDRESS")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_score)
+
     p = sub.add_parser("train", help="fine-tune the claim classifier into models/<name>/",
                        description="Fine-tune the type/stance classifier on labels/ and the public corpora.")
     p.add_argument("--config", default="train.yaml", help="training config (default: configs/train.yaml)")

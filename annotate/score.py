@@ -78,8 +78,7 @@ def score_documents(docs: list[Document], labeler: Labeler, cfg: PipelineConfig 
     """Segment, attribute and label a batch of documents in memory."""
     cfg = cfg or pipeline_config()
     nlp = load_nlp(cfg.spacy_model, cfg.spacy_max_length)
-    segmented = list(segment_documents(docs, nlp, cfg, batch_size=cfg.batch_size))
-    return labeler.label(segmented)
+    return labeler.label(segment_documents(docs, nlp, cfg, batch_size=cfg.batch_size))
 
 
 # --- run directory ---------------------------------------------------------------------------------------------
@@ -198,9 +197,38 @@ def _batches(items: Iterable[Document | InputError], size: int, done: set[str], 
         yield batch
 
 
+def score_batch(docs: list[Document], labeler: Labeler, cfg: PipelineConfig) -> tuple[list[Document], list[InputError]]:
+    """Score a batch; when it fails, retry document by document so a bad document fails alone."""
+    try:
+        return score_documents(docs, labeler, cfg), []
+    except Exception:
+        scored, errors = [], []
+        for doc in docs:
+            try:
+                scored.extend(score_documents([doc], labeler, cfg))
+            except Exception as exc:
+                errors.append(InputError(doc.path or doc.id, f"could not be scored ({type(exc).__name__}: {exc})"))
+        return scored, errors
+
+
+def local_shards(shards: Iterable[list[Document]], labeler: Labeler, cfg: PipelineConfig
+                 ) -> Iterator[tuple[list[Document], list[Document], list[InputError]]]:
+    """(input shard, scored documents, errors) for each shard, scored in this process."""
+    for shard in shards:
+        scored, errors = [], []
+        for i in range(0, len(shard), cfg.batch_size):
+            ok, bad = score_batch(shard[i : i + cfg.batch_size], labeler, cfg)
+            scored += ok
+            errors += bad
+        yield shard, scored, errors
+
+
 def score_paths(paths: Iterable[str | Path], out: str | Path, labeler: Labeler, cfg: PipelineConfig | None = None,
-                resume: bool = False, shard_docs: int = 256, progress: bool = True) -> ScoreReport:
-    """Score every article under `paths` into the run directory `out` (see the module docstring)."""
+                resume: bool = False, shard_docs: int = 256, progress: bool = True, engine: str = "local") -> ScoreReport:
+    """Score every article under `paths` into the run directory `out` (see the module docstring).
+
+    `engine` is "local" (this process) or "ray" (Ray Data actors: a local Ray, or the cluster at RAY_ADDRESS).
+    """
     from tqdm import tqdm
 
     cfg = cfg or pipeline_config()
@@ -214,28 +242,27 @@ def score_paths(paths: Iterable[str | Path], out: str | Path, labeler: Labeler, 
     t0 = time.perf_counter()
     bar = tqdm(desc="scoring", unit="doc", disable=not progress, dynamic_ncols=True)
     shard_no = len(state.shards)
-    items = iter_documents(paths, cfg.max_chars, cfg.html_min_words)
-    for batch in _batches(items, shard_docs, state.done, errors, report):
-        scored: list[Document] = []
-        for i in range(0, len(batch), cfg.batch_size):
-            part = batch[i : i + cfg.batch_size]
-            try:
-                scored.extend(score_documents(part, labeler, cfg))
-            except Exception:  # one bad document must not sink its batch: retry one by one
-                for doc in part:
-                    try:
-                        scored.extend(score_documents([doc], labeler, cfg))
-                    except Exception as exc:
-                        errors.append(InputError(doc.path or doc.id, f"could not be scored ({type(exc).__name__}: {exc})"))
-            bar.update(len(part))
-            report.claims += sum(len(d.claims) for d in scored[-len(part):])
-            bar.set_postfix(claims_per_s=f"{report.claims / max(time.perf_counter() - t0, 1e-9):.0f}")
+    shards = _batches(iter_documents(paths, cfg.max_chars, cfg.html_min_words), shard_docs, state.done, errors, report)
+    if engine == "ray":
+        from .ray_engine import ray_shards
+
+        scored_shards = ray_shards(shards, cfg, labeler)
+    elif engine == "local":
+        scored_shards = local_shards(shards, labeler, cfg)
+    else:
+        raise AnnotateError(f"unknown engine {engine!r}; use local or ray")
+    for shard, scored, errs in scored_shards:
+        errors += errs
         if scored:
             _write_shard(out, f"part-{shard_no:05d}", scored)
             shard_no += 1
             report.documents += len(scored)
+            report.claims += sum(len(d.claims) for d in scored)
         _append_errors(out, errors[len(report.errors):])
         report.errors = [str(e) for e in errors]
+        bar.update(len(shard))
+        elapsed = max(time.perf_counter() - t0, 1e-9)
+        bar.set_postfix(docs_per_s=f"{report.documents / elapsed:.1f}", claims_per_s=f"{report.claims / elapsed:.0f}")
     _append_errors(out, errors[len(report.errors):])
     report.errors = [str(e) for e in errors]
     bar.close()

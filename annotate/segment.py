@@ -190,44 +190,47 @@ def _char_span(text: str, start: int, end: int) -> tuple[int, int]:
     return s, e
 
 
-def segment_documents(docs: Iterable[Document], nlp, cfg: PipelineConfig, batch_size: int = 64) -> Iterator[Document]:
-    """Fill `sentences` and `claims` (with source and cue) of each document; yields them in order."""
+def segment_documents(docs: Iterable[Document], nlp, cfg: PipelineConfig, batch_size: int = 64) -> list[Document]:
+    """Fill `sentences` and `claims` (with source and cue) of each document; the body text of all of them
+    goes through one `nlp.pipe`, so call it with a batch of documents."""
+    docs = list(docs)
+    regs = [regions(d.text, cfg) for d in docs]
+    bodies = (d.text[r.start : r.end] for d, rs in zip(docs, regs) for r in rs if r.body)
+    parsed = nlp.pipe(bodies, batch_size=batch_size)
+    for doc, rs in zip(docs, regs):
+        _build(doc, [(r, next(parsed) if r.body else None) for r in rs])
+    return docs
+
+
+def _build(doc: Document, items: list[tuple[Region, object]]) -> None:
+    """Sentences and claims of one document from its regions and their parses."""
     lex = lexicon()
-    for doc in docs:
-        regs = regions(doc.text, cfg)
-        bodies = [doc.text[r.start : r.end] for r in regs if r.body]
-        parsed = iter(nlp.pipe(bodies, batch_size=batch_size))
-        items = [(r, next(parsed) if r.body else None) for r in regs]
-        mentions = person_mentions([(r.start, sd) for r, sd in items if sd is not None])
-        doc.sentences, doc.claims = [], []
-        claim_frames = []
-        for r, sd in items:
-            if sd is None:
-                _add_other(doc, r.start, r.end, claim_frames)
+    mentions = person_mentions([(r.start, sd) for r, sd in items if sd is not None])
+    doc.sentences, doc.claims = [], []
+    claim_frames = []
+    for r, sd in items:
+        if sd is None:
+            _add_other(doc, r.start, r.end, claim_frames)
+            continue
+        for sent in sd.sents:
+            s, e = _trim(doc.text, r.start + sent.start_char, r.start + sent.end_char)
+            if s >= e:
                 continue
-            for sent in sd.sents:
-                s, e = _trim(doc.text, r.start + sent.start_char, r.start + sent.end_char)
-                if s >= e:
+            si = len(doc.sentences)
+            is_question = doc.text[s:e].rstrip(QUOTES).endswith("?")
+            if is_question or sum(t.is_alpha for t in sent) < 3:
+                _add_other(doc, s, e, claim_frames)
+                continue
+            doc.sentences.append(Sentence(si, s, e, doc.text[s:e]))
+            frames = find_frames(sent, lex)
+            for ts, te, fi in claim_spans(sent, frames) or [(sent.start, sent.end, None)]:
+                cs, ce = _char_span(doc.text, r.start + sd[ts].idx, r.start + sd[te - 1].idx + len(sd[te - 1].text))
+                if cs >= ce:
                     continue
-                si = len(doc.sentences)
-                is_question = doc.text[s:e].rstrip(QUOTES).endswith("?")
-                if is_question or sum(t.is_alpha for t in sent) < 3:
-                    _add_other(doc, s, e, claim_frames)
-                    continue
-                doc.sentences.append(Sentence(si, s, e, doc.text[s:e]))
-                frames = find_frames(sent, lex)
-                spans = claim_spans(sent, frames)
-                if not spans:
-                    spans = [(sent.start, sent.end, None)]
-                for ts, te, fi in spans:
-                    cs, ce = _char_span(doc.text, r.start + sd[ts].idx, r.start + sd[te - 1].idx + len(sd[te - 1].text))
-                    if cs >= ce:
-                        continue
-                    claim = Claim(doc.id, len(doc.claims), si, cs, ce, doc.text[cs:ce], type="fact")
-                    doc.claims.append(claim)
-                    claim_frames.append((claim, sd, frames[fi] if fi is not None else None, r.start))
-        attribute_document(doc, claim_frames, mentions)
-        yield doc
+                claim = Claim(doc.id, len(doc.claims), si, cs, ce, doc.text[cs:ce], type="fact")
+                doc.claims.append(claim)
+                claim_frames.append((claim, sd, frames[fi] if fi is not None else None, r.start))
+    attribute_document(doc, claim_frames, mentions)
 
 
 def _add_other(doc: Document, start: int, end: int, claim_frames: list) -> None:

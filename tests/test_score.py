@@ -80,3 +80,14 @@ def test_killed_run_resumes_with_every_document_exactly_once(tmp_path):
     claim_ids = [r["claim_id"] for r in _rows(out / "claims.jsonl")]
     assert len(claim_ids) == len(set(claim_ids))
     assert {c.split(":")[0] for c in claim_ids} == set(ids)
+
+
+def test_ray_engine_gives_the_same_run_as_the_local_engine(tmp_path):
+    pytest.importorskip("ray")
+    local, distributed = tmp_path / "local", tmp_path / "ray"
+    assert main(["score", str(ROOT / "corpus"), "--out", str(local), "--labeler", "rules", "--quiet"]) == 0
+    assert main(["score", str(ROOT / "corpus"), "--out", str(distributed), "--labeler", "rules", "--quiet",
+                 "--engine", "ray", "--shard-docs", "2"]) == 0
+    assert _rows(distributed / "claims.jsonl") == _rows(local / "claims.jsonl")
+    assert _rows(distributed / "documents.jsonl") == _rows(local / "documents.jsonl")
+    assert len((distributed / "manifest.jsonl").read_text().splitlines()) == 3

@@ -68,6 +68,60 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import as_json, bench
+    from .score import pipeline_config
+
+    model_dir = Path(args.model or pipeline_config().model_dir)
+    result = bench(args.docs, model_dir, baseline_claims=args.baseline_claims)
+    if args.json:
+        print(as_json(result))
+        return 0
+    print(f"synthetic corpus   {result.documents} documents, {result.claims} claims")
+    print(f"annotate score     {result.claims_per_s:8.1f} claims/s  ({result.seconds:.1f} s end to end, {result.labeler})")
+    print(f"naive baseline     {result.baseline_claims_per_s:8.1f} claims/s  (pipeline('text-classification'), "
+          f"one claim at a time, {result.baseline_claims} claims)")
+    print(f"ratio              {result.ratio:8.2f}x")
+    print(f"peak RSS (score)   {result.peak_rss_mb:8.1f} MB")
+    return 0
+
+
+def cmd_studio_push(args: argparse.Namespace) -> int:
+    from .studio.client import load_config, push_run
+
+    cfg = load_config(args.config)
+    report = push_run(args.run_dir, args.project, args.url, args.api_key, args.strategy, args.batch_size, cfg,
+                      on_batch=lambda done, total: _say(f"imported {done}/{total} tasks"))
+    for err in report.errors:
+        _say(f"error: {err}")
+    print(f"project {report.project!r} (id {report.project_id}{', created' if report.created else ''}): "
+          f"{report.imported} tasks imported in {report.batches} batches, {report.skipped} already there "
+          f"({report.strategy} order)")
+    return 0
+
+
+def cmd_studio_pull(args: argparse.Namespace) -> int:
+    from .studio.client import load_config, pull_labels
+
+    report = pull_labels(args.project, args.out, args.url, args.api_key, load_config(args.config))
+    for err in report.errors:
+        _say(f"error: {err}")
+    agree = report.agreement
+    print(f"wrote {report.labels} labels from {report.tasks} tasks to {report.out}")
+    if agree.get("n"):
+        print(f"agreement with the predictions they started from (n={agree['n']}): "
+              + "  ".join(f"{k} {v:.2f}" for k, v in agree.items() if k != "n"))
+    return 0
+
+
+def cmd_studio_serve(args: argparse.Namespace) -> int:
+    from .studio.backend import serve
+    from .studio.client import load_config
+
+    serve(args.port, args.host, args.model, args.secret, load_config(args.config), say=_say)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="annotate",
@@ -106,6 +160,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-seeds", action="store_true", help="skip the leave-one-document-out seed evaluation")
     p.add_argument("--no-corpora", action="store_true", help="skip CheckThat and PolNeAR")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("bench", help="end-to-end scoring speed vs a naive one-claim-at-a-time baseline",
+                       description="Score a synthetic corpus (sentences resampled from corpus/) with the fine-tuned "
+                                   "model and compare claims/s with a transformers text-classification pipeline "
+                                   "called once per claim, measured in the same run.")
+    p.add_argument("--docs", type=int, default=800, help="synthetic documents (default 800, about a minute here)")
+    p.add_argument("--model", help="model directory (default: the pipeline config's model_dir)")
+    p.add_argument("--baseline-claims", type=int, default=400, help="claims the baseline classifies (default 400)")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("studio", help="the labeling loop with Label Studio: push, pull, serve",
+                       description="Push scored claims to Label Studio, pull human labels back, serve the model as "
+                                   "an ML backend. The server comes from --url/--api-key or LABEL_STUDIO_URL/"
+                                   "LABEL_STUDIO_API_KEY (prefer the variable: arguments show up in process lists).")
+    studio = p.add_subparsers(dest="studio_command", required=True, metavar="STUDIO_COMMAND")
+    conn = argparse.ArgumentParser(add_help=False)
+    conn.add_argument("--url", help="Label Studio URL (default: $LABEL_STUDIO_URL)")
+    conn.add_argument("--api-key", help="Label Studio API token (default: $LABEL_STUDIO_API_KEY); never stored")
+    conn.add_argument("--config", default="studio.yaml", help="studio config (default: configs/studio.yaml)")
+
+    p = studio.add_parser("push", parents=[conn], help="import a run's claims as tasks with pre-annotations",
+                          description="Create or update the project, then import every claim of RUN_DIR that is not "
+                                      "of type other as a task with the model's prediction; claims already in the "
+                                      "project are skipped, so a push can be repeated or resumed.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="run directory written by `annotate score`")
+    p.add_argument("--project", required=True, help="project title")
+    p.add_argument("--strategy", choices=["uncertainty", "random", "all"],
+                   help="task order: least confident first, shuffled, or document order (default: from config)")
+    p.add_argument("--batch-size", type=int, help="tasks per import request (default: from config)")
+    p.set_defaults(func=cmd_studio_push)
+
+    p = studio.add_parser("pull", parents=[conn], help="export human annotations as output-schema JSONL",
+                          description="Write the project's annotations with document offsets, annotator, time and "
+                                      "the prediction each started from, and print agreement with those predictions.")
+    p.add_argument("--project", required=True, help="project title")
+    p.add_argument("--out", required=True, help="JSONL file to write, e.g. labels/studio.jsonl")
+    p.set_defaults(func=cmd_studio_pull)
+
+    p = studio.add_parser("serve", help="run the ML backend Label Studio calls (/setup, /predict, /webhook)",
+                          description="Serve the configured labeler to Label Studio; START_TRAINING retrains with "
+                                      "the project's annotations and switches versions when held-out labels agree.")
+    p.add_argument("--port", type=int, help="port (default: from config)")
+    p.add_argument("--host", help="bind address (default 127.0.0.1; others need --secret)")
+    p.add_argument("--model", help="fine-tuned model directory (default: the pipeline config's model_dir)")
+    p.add_argument("--secret", help="shared secret callers must send (default: $ANNOTATE_STUDIO_SECRET)")
+    p.add_argument("--config", default="studio.yaml", help="studio config (default: configs/studio.yaml)")
+    p.set_defaults(func=cmd_studio_serve)
     return parser
 
 

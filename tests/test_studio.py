@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -196,30 +198,53 @@ def test_pull_returns_the_human_corrections_with_document_offsets(ls, studio_ser
 
 # --- 3. serve -----------------------------------------------------------------------------------------------
 
-def test_label_studio_calls_the_backend_and_shows_its_predictions(ls, seed_run, rules_model):
+@pytest.fixture()
+def serve_process(tmp_path):
+    """`annotate studio serve` as its own process on a free port (rule labeler: the model dir is empty)."""
+    port = free_port()
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "annotate.cli", "studio", "serve", "--port", str(port),
+                             "--model", str(tmp_path / "no-model")], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    try:
+        while True:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                httpx.get(f"{url}/health", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                assert time.time() < deadline, "annotate studio serve did not come up"
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()
+
+
+def test_label_studio_calls_the_backend_and_shows_its_predictions(ls, seed_run, serve_process):
     run, _ = client.read_run(seed_run)
     tasks = client.build_tasks(run[:1])[:5]
     xml = client.label_config_xml(client.load_config())
     project, _ = client.ensure_project(ls, "seeds-backend", xml)
     # Tasks without pre-annotations, so every prediction on them must come from the backend.
     ls.projects.import_tasks(id=project.id, request=[{"data": t["data"]} for t in tasks])
-    served = ModelVersion("rules-served-1", rules_model.score)
-    with ServedBackend(Backend(served)) as srv:
-        ml = ls.ml.create(project=project.id, url=srv.url, title="annotate", is_interactive=True)
-        assert srv.backend.calls.get("/setup", 0) >= 1  # Label Studio checks the backend when it is added
-        ids = [t.id for t in project_tasks(ls, project.id)]
-        ls.actions.create(id="retrieve_tasks_predictions", project=project.id, selected_items={"all": False, "included": ids})
-        assert srv.backend.calls.get("/predict", 0) >= 1
+    version = httpx.get(f"{serve_process}/health").json()["model_version"]
+    ls.ml.create(project=project.id, url=serve_process, title="annotate", is_interactive=True)
+    assert httpx.get(f"{serve_process}/health").json()["calls"].get("/setup", 0) >= 1  # checked when added
+    ids = [t.id for t in project_tasks(ls, project.id)]
+    ls.actions.create(id="retrieve_tasks_predictions", project=project.id, selected_items={"all": False, "included": ids})
+    assert httpx.get(f"{serve_process}/health").json()["calls"].get("/predict", 0) >= 1
     interface = LabelInterface(xml)
     got = project_tasks(ls, project.id)
     assert len(got) == 5
     for t in got:
-        assert [p.model_version for p in t.predictions] == ["rules-served-1"]
+        assert [p.model_version for p in t.predictions] == [version]
         pred = {"result": t.predictions[0].result, "score": t.predictions[0].score}
         assert interface.validate_prediction(pred, return_errors=True) == []
         region = next(r["value"] for r in pred["result"] if r.get("id") == convert.CLAIM_ID)
         assert region["start"] < t.data["claim_end"] and region["end"] > t.data["claim_start"]
-    assert ml.id
 
 
 # --- 4. retrain ---------------------------------------------------------------------------------------------
@@ -307,3 +332,106 @@ def test_training_from_label_studio_switches_the_model_version(ls, studio_server
 
 def backend_saw(folder: Path, claim_id: str) -> bool:
     return any(json.loads(line)["claim_id"] == claim_id for line in (folder / "labels.jsonl").open())
+
+
+# --- 5. errors ----------------------------------------------------------------------------------------------
+
+def one_line(exc: pytest.ExceptionInfo) -> str:
+    msg = str(exc.value)
+    assert msg and "\n" not in msg and "Traceback" not in msg
+    return msg
+
+
+def test_server_down_wrong_key_and_unknown_project_say_what_to_do(studio_server, seed_run, tmp_path):
+    down = f"http://127.0.0.1:{free_port()}"
+    t0 = time.time()
+    with pytest.raises(StudioError) as err:
+        client.push_run(seed_run, "seeds-x", down, studio_server.api_key)
+    assert time.time() - t0 < 10
+    msg = one_line(err)
+    assert down in msg and "not reachable" in msg and "--url" in msg
+
+    wrong = "0" * 40
+    with pytest.raises(StudioError) as err:
+        client.pull_labels("seeds", tmp_path / "x.jsonl", studio_server.url, wrong)
+    msg = one_line(err)
+    assert "refused the API key" in msg and "--api-key" in msg and wrong not in msg
+
+    with pytest.raises(StudioError) as err:
+        client.pull_labels("no-such-project", tmp_path / "x.jsonl", studio_server.url, studio_server.api_key)
+    msg = one_line(err)
+    assert "no project named 'no-such-project'" in msg and "--project" in msg
+    assert not (tmp_path / "x.jsonl").exists()
+
+    with pytest.raises(StudioError) as err:
+        client.connect(studio_server.url, "")
+    assert "LABEL_STUDIO_API_KEY" in one_line(err)
+
+
+def test_a_label_config_that_no_longer_fits_is_refused_before_and_by_the_server(ls, studio_server, seed_run, pushed, tmp_path):
+    xml = (ROOT / "labels" / "label_config.xml").read_text()
+    broken = tmp_path / "label_config.xml"
+    broken.write_text(xml.replace('name="stance"', 'name="author_stance"'))
+    cfg = client.StudioConfig(label_config=str(broken))
+    with pytest.raises(StudioError) as err:
+        client.push_run(seed_run, "seeds-broken", studio_server.url, studio_server.api_key, config=cfg)
+    msg = one_line(err)
+    assert str(broken) in msg and "stance" in msg and "convert.py" in msg
+    assert client.find_project(ls, "seeds-broken") is None  # nothing was sent
+
+    # Label Studio itself refuses a config whose controls no longer fit the project's annotations.
+    task = next(t for t in project_tasks(ls, pushed.project_id) if any(r.get("from_name") == "stance" for r in t.predictions[0].result))
+    annotate_task(ls, task, lambda r: None)
+    with pytest.raises(StudioError) as err:
+        client.ensure_project(ls, "seeds", broken.read_text())
+    msg = one_line(err)
+    assert "400" in msg and "stance" in msg and "new --project" in msg
+    assert "author_stance" not in ls.projects.get(id=pushed.project_id).label_config
+
+
+def test_an_interrupted_push_completes_on_rerun_without_duplicates(ls, studio_server, seed_run, run_data):
+    _, claims = run_data
+    wanted = sorted(c["claim_id"] for c in claims if c["type"] != "other")
+
+    def stop_after_first(done, total):
+        if done < total:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        client.push_run(seed_run, "seeds-resume", studio_server.url, studio_server.api_key, batch_size=25, on_batch=stop_after_first)
+    project = client.get_project(ls, "seeds-resume")
+    assert len(project_tasks(ls, project.id)) == 25
+
+    done = client.push_run(seed_run, "seeds-resume", studio_server.url, studio_server.api_key, batch_size=25)
+    assert (done.created, done.skipped, done.imported) == (False, 25, len(wanted) - 25)
+    assert sorted(t.data["claim_id"] for t in project_tasks(ls, project.id)) == wanted
+
+
+def test_bad_run_records_are_reported_and_the_rest_is_pushed(ls, studio_server, seed_run, tmp_path):
+    bad = tmp_path / "bad-run"
+    bad.mkdir()
+    (bad / "documents.jsonl").write_text((seed_run / "documents.jsonl").read_text())
+    lines = (seed_run / "claims.jsonl").read_text().splitlines()
+    shifted = json.loads(lines[3])
+    shifted["start"] += 1  # its text no longer matches the document
+    body = [lines[0], "{not json", json.dumps(shifted)] + lines[4:]
+    (bad / "claims.jsonl").write_text("\n".join(body) + "\n")
+    report = client.push_run(bad, "seeds-bad", studio_server.url, studio_server.api_key)
+    assert len(report.errors) == 2
+    assert report.errors[0].startswith(f"{bad / 'claims.jsonl'}:2: not JSON")
+    assert report.errors[1].startswith(f"{bad / 'claims.jsonl'}:3: bad claim") and "does not match" in report.errors[1]
+    good = [json.loads(x) for x in [lines[0]] + lines[4:]]
+    assert report.imported == sum(c["type"] != "other" for c in good)
+
+
+def test_backend_needs_a_secret_beyond_loopback_and_checks_it(rules_model):
+    with pytest.raises(StudioError) as err:
+        check_bind("0.0.0.0", None)
+    assert "--secret" in one_line(err)
+    check_bind("127.0.0.1", None)
+    with ServedBackend(Backend(rules_model), secret="s3cret") as srv:
+        assert httpx.get(f"{srv.url}/health").status_code == 401
+        assert httpx.get(f"{srv.url}/health", headers={"Authorization": "Bearer nope"}).status_code == 401
+        assert httpx.get(f"{srv.url}/health", headers={"Authorization": "Bearer s3cret"}).json()["status"] == "UP"
+        # Label Studio's BASIC_AUTH option sends the secret as the password.
+        assert httpx.get(f"{srv.url}/health", auth=("ls", "s3cret")).status_code == 200

@@ -292,7 +292,7 @@ def serving_retrain(model_dir: str | None = None) -> Retrain | None:
 
 
 def serve(port: int | None = None, host: str | None = None, model_dir: str | None = None, secret: str | None = None,
-          config: StudioConfig | None = None) -> None:
+          config: StudioConfig | None = None, say: Callable[[str], None] = lambda m: None) -> None:
     """Run the backend with the project's labeler (and `annotate train` for retraining) until interrupted."""
     import uvicorn
 
@@ -300,6 +300,8 @@ def serve(port: int | None = None, host: str | None = None, model_dir: str | Non
     host, port = host or cfg.host, port or cfg.port
     secret = secret or os.environ.get("ANNOTATE_STUDIO_SECRET") or None
     check_bind(host, secret)
-    backend = Backend(serving_model(model_dir), serving_retrain(model_dir), cfg,
-                      url=os.environ.get("LABEL_STUDIO_URL"), api_key=os.environ.get("LABEL_STUDIO_API_KEY"))
+    model, retrain = serving_model(model_dir), serving_retrain(model_dir)
+    backend = Backend(model, retrain, cfg, url=os.environ.get("LABEL_STUDIO_URL"), api_key=os.environ.get("LABEL_STUDIO_API_KEY"))
+    say(f"serving {model.version} on http://{host}:{port} (retraining {'on' if retrain else 'off: annotate.train missing'}"
+        f"{', secret required' if secret else ''})")
     uvicorn.run(create_app(backend, secret), host=host, port=port, log_level="warning")

@@ -83,8 +83,26 @@ def api_errors(url: str, what: str) -> Iterator[None]:
                 f"Label Studio at {url} refused the API key ({exc.status_code}, {what}); "
                 "pass the token from Account & Settings with --api-key or LABEL_STUDIO_API_KEY"
             ) from None
-        detail = exc.body if isinstance(exc.body, str) else json.dumps(exc.body)[:300] if exc.body else ""
-        raise StudioError(f"Label Studio at {url} answered {exc.status_code} ({what}): {' '.join(detail.split())}") from None
+        raise StudioError(f"Label Studio at {url} answered {exc.status_code} ({what}): {_detail(exc.body)}") from None
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _detail(body: Any, limit: int = 240) -> str:
+    """The server's complaint on one line: its validation errors, else its detail, else the body."""
+    if isinstance(body, dict):
+        body = body.get("validation_errors") or body.get("detail") or body
+    text = " ".join(" ".join(_strings(body)).split()) if not isinstance(body, str) else " ".join(body.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def connect(url: str | None = None, api_key: str | None = None, timeout: float = 60.0) -> LabelStudio:
@@ -140,7 +158,7 @@ def ensure_project(ls: LabelStudio, name: str, xml: str, strategy: str = "uncert
         except StudioError as exc:
             raise StudioError(
                 f"{exc}; the project's existing annotations do not fit the new config: "
-                "keep the labels they use or push to a new --project"
+                "keep the control names they use or push to a new --project"
             ) from None
     return project, False
 

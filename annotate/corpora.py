@@ -100,13 +100,13 @@ def default_root() -> Path:
 
 
 def requires_dataset(name: str):
-    """Pytest marks: `datasets`, and skip with the reason when the corpus folder is absent."""
+    """A test decorator: mark `datasets`, and skip with the reason when the corpus folder is absent."""
     import pytest
 
     root = default_root()
-    folder = FOLDERS.get(name, name)
-    return [pytest.mark.datasets, pytest.mark.skipif(
-        not corpus_available(root, name), reason=f"public corpus {root / folder} is absent (set ANNOTATE_DATASETS_DIR)")]
+    skip = pytest.mark.skipif(not corpus_available(root, name),
+                              reason=f"public corpus {root / FOLDERS.get(name, name)} is absent (set ANNOTATE_DATASETS_DIR)")
+    return lambda fn: pytest.mark.datasets(skip(fn))
 
 
 def _row(doc_id: str, n: int, sentence: str, type_: str, *, corpus: str, claim: tuple[int, int] | None = None,

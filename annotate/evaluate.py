@@ -118,7 +118,7 @@ def evaluate_seeds(train_cfg, say: Callable[[str], None] = print) -> dict[str, A
         fold = train_cfg.model_copy(update={
             "name": f"{train_cfg.name}-loo-{doc_id.split('_')[0]}", "exclude_docs": [doc_id],
             "base_name": train_cfg.base_name or f"{train_cfg.name}-base",
-            "calibration": train_cfg.calibration.model_copy(update={"gold_dev_fraction": 0.0})})
+            "calibration": train_cfg.calibration.model_copy(update={"enabled": False, "gold_dev_fraction": 0.0})})
         fold_dir = train(fold)
         labeler = C.ClassifierLabeler(fold_dir)
         model_docs.update({d.id: d for d in score_documents(fresh([doc_id]), labeler)})
@@ -166,7 +166,7 @@ def evaluate_checkthat(model_dir: Path, root: Path) -> dict[str, Any]:
 
 def evaluate_polnear(model_dir: Path, root: Path, limit: int | None = 1500) -> dict[str, Any]:
     """Attribution detection F1 per sentence and source span overlap F1 on PolNeAR dev, model vs rules."""
-    from .corpora import load_polnear
+    from .corpora import load_polnear, polnear_spans
     from .rules import RuleLabeler
     from .score import score_documents
     from .train import span_rows
@@ -179,8 +179,8 @@ def evaluate_polnear(model_dir: Path, root: Path, limit: int | None = 1500) -> d
             s["type"] = "attributed"
     rows = list(sents.values())[:limit]
     gold_att = [r["type"] == "attributed" for r in rows]
-    spans = {(r["sentence"]): r["spans"] for r in span_rows(ds)}
-    gold_src = [[(a, b) for a, b, lab in spans.get(r["sentence"], []) if lab == "SRC"] for r in rows]
+    spans = {(r["doc_id"], r["sentence"]): r["spans"] for r in span_rows(polnear_spans(root / POLNEAR, "dev"))}
+    gold_src = [[(a, b) for a, b, lab in spans.get((r["doc_id"], r["sentence"]), []) if lab == "SRC"] for r in rows]
     labeler = C.ClassifierLabeler(model_dir)
     preds = labeler.classifier.predict(rows)
     docs = score_documents(_sentence_docs([r["sentence"] for r in rows], "pn"), RuleLabeler())

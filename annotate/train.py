@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -87,6 +88,8 @@ class TrainConfig(BaseModel):
     max_length: int = 128
     context_words: int = 30
     dropout: float = 0.1
+    marker_dropout: float = 0.3  # share of training rows shown without source/cue markers (read the words, too)
+    freeze_layers: int = 0  # embeddings and this many bottom encoder layers stay fixed (CPU time)
     loss_weights: LossWeights = LossWeights()
     calibration: Calibration = Calibration()
     threads: int = 2
@@ -145,6 +148,15 @@ def gold_documents(gold: Path, corpus_dir: Path) -> tuple[list[Document], list[I
         for c in claims:
             lo, hi = bounds.get(c.sentence_index, (c.start, c.end))
             bounds[c.sentence_index] = (min(lo, c.start), max(hi, c.end))
+        # Gold claim spans leave out attribution frames ("X claimed that"): a sentence also takes the text after
+        # the previous sentence's final punctuation, so the cue and source stay inside it.
+        prev = 0
+        for i in sorted(bounds):
+            lo, hi = bounds[i]
+            gap = doc.text[prev:lo]  # a line break wins over a full stop, which may end an abbreviation ("V. Pant")
+            cuts = [m.end() for m in re.finditer(r"\n\s*", gap)] or [m.end() for m in re.finditer(r"[.!?][\"”’)\]]*\s+", gap)]
+            bounds[i] = (prev + cuts[-1] if cuts else lo, hi)
+            prev = hi
         n = max(bounds, default=-1) + 1
         doc.sentences = [Sentence(i, *bounds.get(i, (0, 0)), doc.text[slice(*bounds.get(i, (0, 0)))]) for i in range(n)]
         doc.claims = claims
@@ -199,15 +211,20 @@ def corpus_splits(cfg: TrainConfig) -> tuple[list[Dataset], list[Dataset], dict[
 
 
 def span_rows(ds: Dataset) -> list[dict[str, Any]]:
-    """Per distinct corpus sentence, its source and cue character spans (from attributed example rows)."""
-    spans: dict[tuple[str, str], set] = {}
-    for r in ds:
-        key = (r["doc_id"], r["sentence"])
-        spans.setdefault(key, set())
-        for a, b, lab in ((r["source_start"], r["source_end"], "SRC"), (r["cue_start"], r["cue_end"], "CUE")):
-            if a is not None and 0 <= a < b:
-                spans[key].add((a, b, lab))
-    return [{"sentence": s, "spans": sorted(v)} for (_, s), v in spans.items()]
+    """`corpora.polnear_spans` rows as {doc_id, sentence, spans: [(start, end, "SRC"|"CUE")]}."""
+    return [{"doc_id": r["doc_id"], "sentence": r["sentence"],
+             "spans": sorted([(a, b, "SRC") for a, b in r["source_spans"]] + [(a, b, "CUE") for a, b in r["cue_spans"]])}
+            for r in ds]
+
+
+def load_spans(cfg: TrainConfig, split: str, limit: int) -> list[dict[str, Any]]:
+    """Span-tagging rows of PolNeAR `split` (empty when the corpus is absent or disabled)."""
+    root = resolve(cfg.datasets_dir) / "polnear"
+    if not (cfg.span.enabled and limit > 0 and root.exists() and cfg.corpora.get("polnear", CorpusConfig()).enabled):
+        return []
+    from .corpora import polnear_spans
+
+    return span_rows(polnear_spans(root, split, limit))
 
 
 def sha256(path: Path) -> str:
@@ -226,14 +243,19 @@ def rows_hash(ds: Dataset) -> str:
 
 def tokenize(ds: Dataset, tokenizer, cfg: TrainConfig) -> Dataset:
     """Model inputs plus `type_mask` and `stance_idx` targets."""
-    def fn(batch):
+    def fn(batch, idx):
+        # Seeded per row: some rows lose their source/cue markers, so attribution is also read from the words.
+        drop = [random.Random(f"{cfg.seed}:{i}").random() < cfg.marker_dropout for i in idx]
+        for key in ("source_start", "source_end", "cue_start", "cue_end"):
+            batch[key] = [-1 if d else v for d, v in zip(drop, batch[key])]
         enc = C.encode(tokenizer, batch, cfg.max_length, cfg.context_words)
         enc["type_mask"] = [C.type_mask(t) for t in batch["type"]]
         enc["stance_idx"] = [C.stance_index(s) for s in batch["stance"]]
         enc["weight"] = batch["weight"]
         return enc
 
-    return ds.map(fn, batched=True, remove_columns=ds.column_names, desc="tokenize", load_from_cache_file=False)
+    return ds.map(fn, batched=True, with_indices=True, remove_columns=ds.column_names, desc="tokenize",
+                  load_from_cache_file=False)
 
 
 def tokenize_spans(rows: list[dict[str, Any]], tokenizer, cfg: TrainConfig) -> list[dict[str, Any]]:
@@ -275,8 +297,12 @@ def fit(model, tokenizer, claims: Dataset, spans: list[dict[str, Any]], cfg: Tra
 
     gen = torch.Generator().manual_seed(cfg.seed)
     items = claims.to_list()
+    if cfg.freeze_layers > 0:
+        frozen = [model.encoder.embeddings, *model.encoder.encoder.layer[: cfg.freeze_layers]]
+        for p in (p for m in frozen for p in m.parameters()):
+            p.requires_grad_(False)
     heads = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
-    enc = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
+    enc = [p for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad]
     opt = torch.optim.AdamW([{"params": enc, "lr": cfg.lr}, {"params": heads, "lr": cfg.head_lr}],
                             weight_decay=cfg.weight_decay)
     per_epoch = -(-len(items) // cfg.batch_size) + -(-len(spans) // cfg.batch_size)
@@ -340,7 +366,8 @@ def _present(cfg: TrainConfig) -> bool:
 def base_config(cfg: TrainConfig) -> TrainConfig:
     """The stage-1 config: the public corpora alone, from the pretrained encoder."""
     return cfg.model_copy(update={"name": cfg.base_name or f"{cfg.name}-base", "gold": None, "epochs": cfg.base_epochs,
-                                  "base_epochs": 0, "base_name": None, "exclude_docs": [], "init_from": None})
+                                  "base_epochs": 0, "base_name": None, "exclude_docs": [], "init_from": None,
+                                  "calibration": Calibration(enabled=True, gold_dev_fraction=0.0)})
 
 
 def train(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | None = None) -> Path:
@@ -403,13 +430,8 @@ def _train_stage(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | No
     claims = concatenate_datasets(train_parts)
     data["train_rows_sha256"] = rows_hash(claims)
 
-    spans_train: list[dict[str, Any]] = []
-    spans_dev: list[dict[str, Any]] = []
-    polnear = [ds for ds in corpus_train if len(ds) and ds[0]["corpus"] == "polnear"]
-    if cfg.span.enabled and polnear:
-        spans_train = span_rows(polnear[0])[: cfg.span.limit]
-        spans_dev = span_rows(Dataset.from_list([r for r in dev_rows if r["corpus"] == "polnear"], features=FEATURES)
-                              )[: cfg.span.dev_limit] if any(r["corpus"] == "polnear" for r in dev_rows) else []
+    spans_train = load_spans(cfg, "train", cfg.span.limit)
+    spans_dev = load_spans(cfg, "dev", cfg.span.dev_limit) if cfg.calibration.enabled else []
     data["counts"]["span_sentences"] = {"train": len(spans_train), "dev": len(spans_dev)}
 
     # Model and tokenizer.
@@ -422,7 +444,9 @@ def _train_stage(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | No
     tokenized = tokenize(claims, tokenizer, cfg)
     span_items = tokenize_spans(spans_train, tokenizer, cfg)
     losses = fit(model, tokenizer, tokenized, span_items, cfg)
-    dev, temps = dev_metrics(model, tokenizer, dev_rows, spans_dev, cfg, cfg.calibration.enabled) if dev_rows else ({}, {})
+    # Without calibration (leave-one-document-out folds) the dev pass is skipped: argmax does not need it.
+    use_dev = dev_rows and cfg.calibration.enabled
+    dev, temps = dev_metrics(model, tokenizer, dev_rows, spans_dev, cfg) if use_dev else ({}, {})
 
     # Save: weights, tokenizer, label maps, temperatures, config, data hashes, metrics, model card.
     meta = {"name": cfg.name, "version": cfg.version, "max_length": cfg.max_length,

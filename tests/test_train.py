@@ -109,3 +109,34 @@ def test_project_config_loads_with_datasets_dir_relative_to_repo():
     assert cfg.name == "annotate-minilm" and cfg.max_length == 128
     assert resolve(cfg.datasets_dir) == ROOT / "../shared/datasets"
     assert set(cfg.corpora) == {"polnear", "checkthat", "babe"}
+
+
+def test_gold_documents_rebuild_the_seed_claims_in_context():
+    from annotate.train import gold_documents, gold_examples
+
+    gold = ROOT / "labels" / "gold.jsonl"
+    if not gold.exists():
+        pytest.skip("labels/gold.jsonl is not written yet")
+    docs, errors = gold_documents(gold, ROOT / "corpus")
+    assert errors == [] and len(docs) == 5
+    rows = gold_examples(docs, exclude=[docs[0].id])
+    assert rows and all(r["doc_id"] != docs[0].id and r["type"] in C.TYPE_LABELS for r in rows)
+    for r in rows:
+        # the claim sits inside its sentence at the recorded offsets
+        assert r["sentence"][r["claim_start"] : r["claim_end"]] == r["claim"]
+
+
+@pytest.mark.datasets
+@pytest.mark.skipif(not (DATASETS / "checkthat2024-subjectivity-en").exists(), reason=f"{DATASETS} is absent")
+def test_corpus_splits_subsample_and_weight_the_real_checkthat(tmp_path):
+    from annotate.train import CorpusConfig, corpus_splits
+
+    cfg = TrainConfig(datasets_dir=str(DATASETS), corpora={"checkthat": CorpusConfig(weight=0.5, limit=100)})
+    train_parts, dev_parts, seen = corpus_splits(cfg)
+    (tr,), (dv,) = train_parts, dev_parts
+    assert len(tr) == 100 and len(dv) == 219 and seen["checkthat"].endswith("checkthat2024-subjectivity-en")
+    assert set(tr["weight"]) == {0.5} and set(tr["type"]) <= {"opinion", "objective"}
+    again, _, _ = corpus_splits(cfg)
+    assert again[0]["claim_id"] == tr["claim_id"]  # the same seeded sample
+    absent = TrainConfig(datasets_dir=str(tmp_path), corpora={"checkthat": CorpusConfig()})
+    assert corpus_splits(absent)[2] == {"checkthat": "absent"}

@@ -18,7 +18,7 @@ from label_studio_sdk.label_interface import LabelInterface
 from annotate.errors import StudioError
 from annotate.model import Claim, Document
 from annotate.studio import client, convert
-from annotate.studio.backend import Backend, ModelVersion, create_app, check_bind
+from annotate.studio.backend import Backend, ModelVersion, check_bind, classifier_retrain, create_app
 from conftest import LS_USER, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -249,33 +249,16 @@ def test_label_studio_calls_the_backend_and_shows_its_predictions(ls, seed_run, 
 
 # --- 4. retrain ---------------------------------------------------------------------------------------------
 
-def memory_retrain(base: ModelVersion, root: Path):
-    """Stand-in for `annotate train` (see the report): a new version that writes its labels to disk and
-    answers with them for claims it has seen, and with `base` elsewhere."""
-    def retrain(labels):
-        version = f"{base.version}+studio.{len(list(root.glob('*'))) + 1}"
-        folder = root / version
-        folder.mkdir(parents=True)
-        with (folder / "labels.jsonl").open("w") as fh:
-            fh.writelines(json.dumps(lb.to_row()) + "\n" for lb in labels)
-        with (folder / "labels.jsonl").open() as fh:
-            known = {c.text: c for c in (Claim.from_row(json.loads(line)) for line in fh)}
+def small_train_config(tmp: Path):
+    """A small, fast `annotate train` configuration: the pretrained MiniLM on the pulled labels alone."""
+    from annotate.train import TrainConfig
 
-        def score(docs: list[Document]) -> list[Document]:
-            for doc in base.score(docs):
-                for c in doc.claims:
-                    if c.text in known:
-                        c.type, c.stance = known[c.text].type, known[c.text].stance
-                        c.type_scores = c.stance_scores = None
-                    c.model = version
-            return docs
-
-        return ModelVersion(version, score)
-
-    return retrain
+    return TrainConfig(name="studio-test", version="0.1", gold=None, corpora={}, base_epochs=0, span={"enabled": False},
+                       calibration={"enabled": False}, epochs=2, batch_size=8, max_length=96, lr=1e-4, head_lr=5e-3,
+                       threads=2, progress=False, output_dir=str(tmp))
 
 
-def wait_for_history(backend: Backend, n: int, timeout: float = 180) -> dict:
+def wait_for_history(backend: Backend, n: int, timeout: float = 300) -> dict:
     deadline = time.time() + timeout
     while len(backend.history) < n:
         assert time.time() < deadline, f"no retrain finished within {timeout} s (calls: {backend.calls})"
@@ -286,41 +269,40 @@ def wait_for_history(backend: Backend, n: int, timeout: float = 180) -> dict:
 def test_training_from_label_studio_switches_the_model_version(ls, studio_server, seed_run, rules_model, tmp_path):
     report = client.push_run(seed_run, "seeds-train", studio_server.url, studio_server.api_key, strategy="all")
     tasks = project_tasks(ls, report.project_id)
-    flip = {"endorse": "sceptical", "neutral": "sceptical", "sceptical": "neutral"}
-    human = {}
-    for t in [t for t in tasks if any(r.get("from_name") == "stance" for r in t.predictions[0].result)][:12]:
-        stance = next(r["value"]["choices"][0] for r in t.predictions[0].result if r.get("from_name") == "stance")
-        annotate_task(ls, t, set_choice("stance", flip[stance]))
-        human[t.data["claim_id"]] = (t, flip[stance])
+
+    def stance_of(t):
+        return next((r["value"]["choices"][0] for r in t.predictions[0].result if r.get("from_name") == "stance"), None)
+
+    # Annotators find 12 claims the rules call neutral sceptical instead.
+    human = {t.data["claim_id"]: t for t in [t for t in tasks if stance_of(t) == "neutral"][:12]}
+    for t in human.values():
+        annotate_task(ls, t, set_choice("stance", "sceptical"))
     assert len(human) == 12
 
     cfg = client.StudioConfig(holdout=0.3, min_annotations=3)
-    backend = Backend(rules_model, memory_retrain(rules_model, tmp_path / "versions"), cfg)
+    backend = Backend(rules_model, classifier_retrain(small_train_config(tmp_path / "models"), tmp_path / "models"), cfg)
     with ServedBackend(backend) as srv:
         ml = ls.ml.create(project=report.project_id, url=srv.url, title="annotate", is_interactive=False)
         ls.ml.train(id=ml.id)  # Label Studio posts START_TRAINING to /webhook
         first = wait_for_history(backend, 1)
         assert srv.backend.calls.get("/webhook") == 1 and "error" not in first, first
         assert first["labels"] == 12 and first["train"] + first["holdout"] == 12 and first["holdout"] >= 1
-        assert first["accepted"] and first["holdout_candidate"] >= first["holdout_current"]
+        # The rules get every held-out stance wrong; the retrained model has learned the correction.
+        assert first["holdout_current"] == 0.5 and first["holdout_candidate"] > 0.5 and first["accepted"]
         new_version = backend.model.version
-        assert new_version == first["candidate"] != rules_model.version
-        assert (tmp_path / "versions" / new_version / "labels.jsonl").is_file()
+        assert new_version == first["candidate"] and new_version.startswith("studio-test-0.1+studio.")
+        assert list((tmp_path / "models").glob("*/studio-test/config.json"))
 
-        # The next predictions Label Studio asks for carry the new version (and what it learned).
-        ids = [t.id for t, _ in human.values()]
+        # The next predictions Label Studio asks for carry the new version.
+        ids = [t.id for t in human.values()]
         ls.actions.create(id="retrieve_tasks_predictions", project=report.project_id, selected_items={"all": False, "included": ids})
+        stances = []
         for t in project_tasks(ls, report.project_id):
-            if t.id not in ids:
-                continue
-            newest = [p for p in t.predictions if p.model_version == new_version]
-            assert len(newest) == 1, [p.model_version for p in t.predictions]
-        seen = [cid for cid in human if backend_saw(tmp_path / "versions" / new_version, cid)]
-        assert len(seen) == first["train"]
-        for cid in seen:
-            t, stance = human[cid]
-            pred = next(p for p in ls.tasks.get(id=t.id).predictions if p.model_version == new_version)
-            assert convert.result_claim(t.data, pred.result).stance == stance
+            if t.id in ids:
+                newest = [p for p in t.predictions if p.model_version == new_version]
+                assert len(newest) == 1, [p.model_version for p in t.predictions]
+                stances.append(convert.result_claim(t.data, newest[0].result).stance)
+        assert stances.count("sceptical") >= 10, stances
 
         # A candidate that does worse on the held-out labels is not switched to.
         backend.retrain = lambda labels: ModelVersion("worse", lambda docs: [Document(d.id, d.text) for d in docs])
@@ -328,10 +310,6 @@ def test_training_from_label_studio_switches_the_model_version(ls, studio_server
         second = wait_for_history(backend, 2)
         assert second["candidate"] == "worse" and not second["accepted"] and backend.model.version == new_version
         assert httpx.get(f"{srv.url}/health").json()["model_version"] == new_version
-
-
-def backend_saw(folder: Path, claim_id: str) -> bool:
-    return any(json.loads(line)["claim_id"] == claim_id for line in (folder / "labels.jsonl").open())
 
 
 # --- 5. errors ----------------------------------------------------------------------------------------------

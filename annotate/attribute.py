@@ -96,16 +96,25 @@ def _extend_appositive(sent, src: list[int], max_len: int = 10) -> list[int]:
     return src
 
 
+def _relcl_content(verb) -> list:
+    """The parser often reads "was assured by an official that X ..." as a relative clause on the agent."""
+    return [r for c in verb.children if c.dep_ == "agent" for g in c.children if g.dep_ == "pobj"
+            for r in g.children if r.dep_ == "relcl" and any(m.dep_ == "mark" and m.lower_ == "that" for m in r.children)]
+
+
 def find_frames(sent, lex: Lexicon | None = None) -> list[Frame]:
     """The reporting frames of one spaCy sentence span."""
     lex = lex or lexicon()
     frames: list[Frame] = []
-    for tok in sent:
+    inside: set[int] = set()  # tokens in the content of a frame: a report inside a report belongs to the outer one
+    for tok in sorted(sent, key=lambda t: (sum(1 for _ in t.ancestors), t.i)):
+        if tok.i in inside:
+            continue
         if _is_report_verb(tok, lex):
             lemma = tok.lemma_.lower()
-            comps = [c for c in tok.children if c.dep_ in ("ccomp",) and c.i > sent.start - 1]
-            if not comps and lemma in ("claim", "allege", "deny", "confirm", "reveal"):
-                comps = [c for c in tok.children if c.dep_ == "dobj"]
+            comps = [c for c in tok.children if c.dep_ == "ccomp"] or _relcl_content(tok)
+            if not comps and lemma not in lex.clausal_only:  # "reaffirmed their commitment to ..."
+                comps = [c for c in tok.children if c.dep_ == "dobj" and c.pos_ in ("NOUN", "PROPN", "PRON")]
             parenthetical = not comps and tok.dep_ in ("parataxis", "ccomp") and tok.head.i != tok.i and not _is_report_verb(tok.head, lex)
             if parenthetical:
                 comps = [tok.head]
@@ -122,6 +131,8 @@ def find_frames(sent, lex: Lexicon | None = None) -> list[Frame]:
             frame = Frame(cue=sorted(cue), source=sorted(set(src_tokens)), contents=[c.i for c in comps],
                           frame_tokens=own, sentiment=lex.verb_stance[lemma])
             frames.append(frame)
+            if not parenthetical:
+                inside.update(i for c in comps for i in _subtree_range(c))
         else:
             words = [t.lower_ for t in sent.doc[tok.i : tok.i + 4]]
             for phrase in lex.prep_cues:
@@ -135,6 +146,7 @@ def find_frames(sent, lex: Lexicon | None = None) -> list[Frame]:
                     own = set(_subtree_range(tok)) | set(cue) | set(src)
                     frames.append(Frame(cue=cue, source=src, contents=[head.i], frame_tokens=own, sentiment="neutral"))
                     break
+    frames.sort(key=lambda f: f.cue[0])
     return frames
 
 
@@ -188,8 +200,7 @@ def canonical_source(span_text: str, persons: list[str]) -> tuple[str, str]:
             for alias, canon, kind in rows:  # the resolved full name may be an alias ("Syed Asim Munir")
                 if alias and _contains(_norm(person), alias):
                     return canon, kind
-            kind = classify_kind(span_text, True)
-            return person, kind if kind != "other" else "official"
+            return person, classify_kind(span_text, True)
     words = span_text.split()
     has_name = any(w[:1].isupper() for w in words[1:]) or (len(words) == 1 and words[0][:1].isupper())
     canon = re.sub(r"^(the|a|an)\s+", "", span_text.strip(), flags=re.I)
@@ -230,12 +241,23 @@ def resolve_pronoun(pronoun: str, at: int, last: Source | None, mentions: list[t
     return pronoun, "other"
 
 
-def attribute_document(doc: Document, claim_frames: list[tuple[Claim, object, Frame | None, int]], mentions: list[tuple[int, str]]) -> None:
+def person_kind(name: str, text: str, window: int = 90) -> str:
+    """A named person's kind from how the article first describes them ("Harsh V. Pant, lecturer in ...")."""
+    at = text.find(name)
+    if at < 0:
+        return "other"
+    return classify_kind(text[at + len(name) : at + len(name) + window], True)
+
+
+def attribute_document(doc: Document, claim_frames: list[tuple[Claim, object, Frame | None, int]],
+                       mentions: list[tuple[int, str]], speakers: dict[int, tuple[int, int]] | None = None) -> None:
     """Fill `source` and `cue` on the claims of one document.
 
     `claim_frames` holds, per claim in document order, the claim, the spaCy Doc its sentence was
     parsed in, its frame (or None) and the character offset of that spaCy Doc in the document.
+    `speakers` maps claim indexes inside an interview answer to the span of the speaker's label.
     """
+    speakers = speakers or {}
     lex = lexicon()
     persons = sorted({name for _, name in mentions})
     last: tuple[Source, Span | None] | None = None
@@ -252,11 +274,20 @@ def attribute_document(doc: Document, claim_frames: list[tuple[Claim, object, Fr
                 rule = "pronoun_source"
             else:
                 canon, kind = canonical_source(src.text, persons)
+                if kind == "other" and canon in persons:
+                    kind = person_kind(canon, doc.text)
                 rule = "reporting_frame"
             claim.source = Source(src.start, src.end, src.text, canon, kind)
             claim.cue = cue
             claim.rules.append(rule)
             last, last_sentence = (claim.source, cue), claim.sentence_index
+        elif claim.index in speakers:  # an interview answer: the speaker label is the source, there is no cue
+            src = Span.of(doc.text, *speakers[claim.index])
+            canon, kind = canonical_source(src.text, persons)
+            if kind == "other":
+                kind = person_kind(canon, doc.text)
+            claim.source = Source(src.start, src.end, src.text, canon, kind)
+            claim.rules.append("speaker_turn")
         elif frame is not None:  # "according to" / passive frame without a recoverable source: cue only
             claim.cue = _span(doc, sdoc, offset, frame.cue)
             claim.rules.append("sourceless_frame")

@@ -62,7 +62,10 @@ def has_cue(doc: Document, c: Claim, ctx: Context) -> str | None:
 def hedge_or_modal(doc: Document, c: Claim, ctx: Context) -> str | None:
     m = ctx.lex["opinion_markers"]
     verb_forms = [f"{v}{suffix}" for v in m["verbs"] for suffix in ("", "s", "ed")]
-    if c.source is None and _has(c.text, [*m["modals"], *m["adverbs"], *m["phrases"], *verb_forms]):
+    text = c.text.lower()
+    for phrase in m.get("not_opinion", []):
+        text = text.replace(phrase, "")
+    if c.source is None and _has(text, [*m["modals"], *m["adverbs"], *m["phrases"], *verb_forms]):
         return "opinion"
     return None
 

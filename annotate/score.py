@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .config import load
+from .config import CONFIG_DIR, load
 from .corpus import iter_documents
 from .errors import AnnotateError, InputError, ModelError
 from .labeler import Labeler
@@ -45,7 +45,11 @@ DOC_SCHEMA = pa.schema([(k, pa.string()) for k in ("id", "text", *Document.META)
 
 
 def pipeline_config(path: str | Path = "pipeline.yaml", **overrides) -> PipelineConfig:
-    return load(path, PipelineConfig, **overrides)
+    """The pipeline config; a relative `model_dir` from the file is taken relative to the project, not the shell."""
+    cfg = load(path, PipelineConfig, **overrides)
+    if overrides.get("model_dir") is None and not Path(cfg.model_dir).is_absolute():
+        cfg.model_dir = str(CONFIG_DIR.parent / cfg.model_dir)
+    return cfg
 
 
 @lru_cache(maxsize=2)

@@ -50,6 +50,8 @@ class Region:
     start: int
     end: int
     body: bool
+    #: the speaker label ("Harsh V. Pant:") of the interview turn the region belongs to, as (start, end)
+    speaker: tuple[int, int] | None = None
 
 
 def _lines(text: str) -> Iterator[tuple[int, int]]:
@@ -74,6 +76,7 @@ def regions(text: str, cfg: PipelineConfig) -> list[Region]:
     flags = re.IGNORECASE
     out: list[Region] = []
     paywalled = False
+    speaker = None
     for ls, le in _lines(text):
         s, e = _trim(text, ls, le)
         if s >= e:
@@ -83,9 +86,18 @@ def regions(text: str, cfg: PipelineConfig) -> list[Region]:
             paywalled = True
             out.append(Region(s, e, False))
             continue
+        label = re.match(bp.speaker_label, line) if bp.speaker_label else None
+        if label and line.rstrip().endswith("?"):  # the interviewer's question ends the turn
+            speaker = None
+            out.append(Region(s, e, False))
+            continue
         if any(re.search(p, line, flags) for p in bp.lines) or _is_heading(line, cfg.heading_max_words):
             out.append(Region(s, e, False))
             continue
+        if label:
+            speaker = (s + label.start(1), s + label.end(1))
+            s, _ = _trim(text, s + label.end(), e)
+            line = text[s:e]
         for p in bp.prefixes:
             m = re.match(p, line, flags)
             if m and m.end() > 0:
@@ -95,10 +107,10 @@ def regions(text: str, cfg: PipelineConfig) -> list[Region]:
         cut = min((m.start() for p in bp.bio for m in [re.search(p, line, flags)] if m), default=None)
         if cut is not None:
             if cut > 0:
-                out.append(Region(*_trim(text, s, s + cut), True))
+                out.append(Region(*_trim(text, s, s + cut), True, speaker))
             out.append(Region(s + cut, e, False))
         elif s < e:
-            out.append(Region(s, e, True))
+            out.append(Region(s, e, True, speaker))
     return out
 
 
@@ -208,6 +220,7 @@ def _build(doc: Document, items: list[tuple[Region, object]]) -> None:
     mentions = person_mentions([(r.start, sd) for r, sd in items if sd is not None])
     doc.sentences, doc.claims = [], []
     claim_frames = []
+    speakers: dict[int, tuple[int, int]] = {}
     for r, sd in items:
         if sd is None:
             _add_other(doc, r.start, r.end, claim_frames)
@@ -230,7 +243,9 @@ def _build(doc: Document, items: list[tuple[Region, object]]) -> None:
                 claim = Claim(doc.id, len(doc.claims), si, cs, ce, doc.text[cs:ce], type="fact")
                 doc.claims.append(claim)
                 claim_frames.append((claim, sd, frames[fi] if fi is not None else None, r.start))
-    attribute_document(doc, claim_frames, mentions)
+                if r.speaker and fi is None:
+                    speakers[claim.index] = r.speaker
+    attribute_document(doc, claim_frames, mentions, speakers)
 
 
 def _add_other(doc: Document, start: int, end: int, claim_frames: list) -> None:

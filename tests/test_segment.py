@@ -62,11 +62,12 @@ def test_reported_speech_and_coordination_split_into_claims(seed_docs):
     assert first.text == "success in the conflict" and targets.text == "targeted Indian military installations"
     assert len({first.sentence_index, jets.sentence_index, targets.sentence_index}) == 1
     assert "asserting" not in jets.text and "Pakistan has claimed" not in jets.text
-    # "X expressed satisfaction ... and avowed their shared commitment" -> two claims
+    # "both sides expressed satisfaction over X and avowed Y" -> two claims reported by both sides
     doc1 = seed_docs[D001]
-    a = find_claim(doc1, "expressed satisfaction over the depth")
-    b = find_claim(doc1, "avowed their shared commitment")
+    a = find_claim(doc1, "the depth of bilateral engagement")
+    b = find_claim(doc1, "their shared commitment to sovereign equality")
     assert a is not b and a.sentence_index == b.sentence_index
+    assert a.source.text == b.source.text == "both sides" and (a.cue.text, b.cue.text) == ("expressed", "avowed")
 
 
 def test_concessive_clause_is_its_own_claim(seed_docs):

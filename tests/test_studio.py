@@ -413,3 +413,22 @@ def test_backend_needs_a_secret_beyond_loopback_and_checks_it(rules_model):
         assert httpx.get(f"{srv.url}/health", headers={"Authorization": "Bearer s3cret"}).json()["status"] == "UP"
         # Label Studio's BASIC_AUTH option sends the secret as the password.
         assert httpx.get(f"{srv.url}/health", auth=("ls", "s3cret")).status_code == 200
+
+
+def test_every_n_new_annotations_starts_a_retrain(studio_server, pushed, rules_model):
+    seen = []
+
+    def retrain(labels):
+        seen.append(sorted(lb.claim.claim_id for lb in labels))
+        return ModelVersion("counted-1", rules_model.score)
+
+    cfg = client.StudioConfig(retrain_every=2, holdout=0.0)
+    backend = Backend(rules_model, retrain, cfg, url=studio_server.url, api_key=studio_server.api_key)
+    event = {"action": "ANNOTATION_CREATED", "project": {"id": pushed.project_id}}
+    assert backend.webhook({"action": "TASKS_DELETED", "project": {"id": pushed.project_id}})["status"] == "ignored"
+    assert backend.webhook(event) == {"status": "counted", "new_annotations": 1}
+    assert backend.webhook(event)["status"] == "training started"
+    backend.wait(120)
+    labels, _ = client.fetch_labels(client.connect(studio_server.url, studio_server.api_key), pushed.project_id)
+    assert seen == [sorted(lb.claim.claim_id for lb in labels)] and len(seen[0]) >= 3
+    assert backend.model.version == "counted-1" and backend.new_annotations == 0

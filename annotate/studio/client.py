@@ -18,7 +18,7 @@ import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 from label_studio_sdk.label_interface import LabelInterface
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from .. import config as config_io
 from ..errors import StudioError
@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class StudioConfig(BaseModel):
     """configs/studio.yaml: the labeling interface, push/pull settings and the ML backend."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a silent default
     label_config: str = "labels/label_config.xml"
     context_window: int = 1
     batch_size: int = 50

@@ -73,9 +73,25 @@ def load_labeler(cfg: PipelineConfig, say: Callable[[str], None] = lambda m: Non
     if has_model:
         from .classify import ClassifierLabeler
 
-        return ClassifierLabeler(model_dir)
+        import torch
+
+        torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+        labeler = ClassifierLabeler(model_dir, batch_size=cfg.batch_size)
+        if cfg.quantize:
+            quantize(labeler)
+        return labeler
     say(f"no fine-tuned model in {model_dir}: falling back to the rule labeler ({RuleLabeler.name})")
     return RuleLabeler()
+
+
+def quantize(labeler) -> None:
+    """Dynamic int8 quantization of the classifier's linear layers (CPU inference), marked in the model name."""
+    import torch
+    from torch import nn
+
+    clf = labeler.classifier
+    clf.model = torch.ao.quantization.quantize_dynamic(clf.model, {nn.Linear}, dtype=torch.qint8)
+    labeler.name = clf.name = f"{clf.name}-int8"
 
 
 def score_documents(docs: list[Document], labeler: Labeler, cfg: PipelineConfig | None = None) -> list[Document]:

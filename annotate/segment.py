@@ -38,7 +38,8 @@ class PipelineConfig(BaseModel):
     spacy_max_length: int = 2_000_000
     html_min_words: int = 5
     batch_size: int = 32
-    n_process: int = 1
+    quantize: bool = False
+    threads: int = 0
     heading_max_words: int = 14
     boilerplate: Boilerplate = Boilerplate()
 

@@ -286,7 +286,15 @@ def score_paths(paths: Iterable[str | Path], out: str | Path, labeler: Labeler, 
     _append_errors(out, errors[len(report.errors):])
     report.errors = [str(e) for e in errors]
     bar.close()
+    if cfg.verify:
+        from .verify import verify_run
+
+        verify_run(out, jsonl=False)
     write_jsonl(out)
+    if cfg.report:
+        from .report import write_report
+
+        write_report(out)
     report.seconds = time.perf_counter() - t0
     return report
 

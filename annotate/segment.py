@@ -42,6 +42,8 @@ class PipelineConfig(BaseModel):
     threads: int = 0
     heading_max_words: int = 14
     boilerplate: Boilerplate = Boilerplate()
+    verify: bool = True
+    report: bool = True
 
 
 @dataclass

@@ -53,6 +53,7 @@ class LossWeights(BaseModel):
     type: float = 1.0
     stance: float = 1.0
     span: float = 0.5
+    span_o: float = 0.5  # class weight of the O tag in the span loss
 
 
 class Calibration(BaseModel):
@@ -288,7 +289,10 @@ def claim_loss(model, batch: dict[str, torch.Tensor], lw: LossWeights) -> torch.
 
 def span_loss(model, batch: dict[str, torch.Tensor], lw: LossWeights) -> torch.Tensor:
     logits = model.tag(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
-    return lw.span * torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch["tags"].flatten(), ignore_index=-100)
+    # Most tokens are O: down-weighting it keeps the head from settling on "no span anywhere".
+    w = torch.tensor([lw.span_o] + [1.0] * (len(C.SPAN_TAGS) - 1))
+    return lw.span * torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch["tags"].flatten(), weight=w,
+                                                       ignore_index=-100)
 
 
 def fit(model, tokenizer, claims: Dataset, spans: list[dict[str, Any]], cfg: TrainConfig) -> list[float]:

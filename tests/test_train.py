@@ -106,7 +106,11 @@ def test_project_config_loads_with_datasets_dir_relative_to_repo():
     from annotate.train import resolve
 
     cfg = load_config(ROOT / "configs" / "train.yaml")
-    assert cfg.name == "annotate-minilm" and cfg.max_length == 128
+    # the pipeline looks for the model where train writes it
+    from annotate.score import pipeline_config
+
+    assert resolve(pipeline_config().model_dir) == resolve(cfg.output_dir) / cfg.name
+    assert 16 <= cfg.max_length <= 512
     assert resolve(cfg.datasets_dir) == ROOT / "../shared/datasets"
     assert set(cfg.corpora) == {"polnear", "checkthat", "babe"}
 

@@ -50,6 +50,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0 if report.documents or not report.errors else 1
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import load_config, write_report
+
+    files = write_report(args.run_dir, load_config(args.config, max_articles=args.max_articles))
+    print(f"wrote {files.html}, {files.summary.name} and {', '.join(p.name for p in files.csvs.values())}")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .train import load_config, train
 
@@ -143,6 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local: this process; ray: Ray Data actors on a local Ray or the cluster at RAY_ADDRESS")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("report", help="write report.html, summary.json and CSVs for a scored run",
+                       description="Aggregate a run directory written by `annotate score` (per source, outlet, document "
+                                   "and claim cluster, with DuckDB over its Parquet shards) into RUN_DIR/report.html "
+                                   "(one self-contained file), summary.json and CSV files.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="run directory written by `annotate score`")
+    p.add_argument("--config", default="report.yaml", help="report config (default: configs/report.yaml)")
+    p.add_argument("--max-articles", type=int, help="articles shown with their text (default: from config)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("train", help="fine-tune the claim classifier into models/<name>/",
                        description="Fine-tune the type/stance classifier on labels/ and the public corpora.")

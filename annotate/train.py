@@ -200,7 +200,7 @@ def corpus_splits(cfg: TrainConfig) -> tuple[list[Dataset], list[Dataset], dict[
         if root is None or not (root / folder).exists():
             seen[key] = "absent"
             continue
-        seen[key] = str(root / folder)
+        seen[key] = f"{cfg.datasets_dir}/{folder}"
         # Subsample after loading for a fixed seed; PolNeAR's loader can stop early at 4x the limit to save time.
         tr = fn(root / folder, "train", 4 * cc.limit if cc.limit else None)
         tr = _subsample(tr, cc.limit, cfg.seed).map(lambda r: {"weight": r["weight"] * cc.weight})

@@ -45,6 +45,7 @@ class Lexicon:
     clausal_only: frozenset[str]
     prep_cues: tuple[tuple[str, ...], ...]
     carryover: tuple[str, ...]
+    non_sources: frozenset[str]
     raw: dict
 
 
@@ -57,6 +58,7 @@ def lexicon(name: str = "lexicons.yaml") -> Lexicon:
         clausal_only=frozenset(raw.get("clausal_only", [])),
         prep_cues=tuple(tuple(p) for p in raw.get("prepositional_cues", [])),
         carryover=tuple(o.lower() for o in raw.get("carryover_openers", [])),
+        non_sources=frozenset(raw.get("non_sources", [])),
         raw=raw,
     )
 
@@ -123,6 +125,9 @@ def find_frames(sent, lex: Lexicon | None = None) -> list[Frame]:
             src_tokens = _source_tokens(tok)
             if not src_tokens or sent.doc[src_tokens[0]].lower_ in DEMONSTRATIVES:
                 continue  # "It may be recalled that", "This shows that": the author's own voice
+            head = next(sent.doc[i] for i in src_tokens if sent.doc[i].head.i not in src_tokens or sent.doc[i].head.i == i)
+            if head.lemma_.lower() in lex.non_sources:
+                continue  # "The discussions underscore a growing trend": events do not speak
             cue = [tok.i] + [c.i for c in tok.children if c.dep_ == "prt"]
             own = set(cue)
             for c in tok.children:

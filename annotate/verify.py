@@ -18,6 +18,8 @@ blocks (exactly up to `exact_max_claims`, by random-hyperplane buckets beyond), 
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import os
 import re
@@ -239,8 +241,11 @@ class VerifyReport:
 
 @dataclass
 class _Claims:
-    """Compact per-claim arrays for the claims of a run that are not `other`, in run order."""
+    """Compact per-claim arrays for the claims of a run that are not `other`, in run order, and per distinct text
+    (`owner`: the first claim with it; `eligible`, tokens) - a text repeated verbatim is embedded once."""
 
+    row: list[int] = field(default_factory=list)
+    owner: list[int] = field(default_factory=list)
     doc: list[int] = field(default_factory=list)
     stance: list[int] = field(default_factory=list)
     origin: list[int] = field(default_factory=list)
@@ -252,7 +257,7 @@ class _Claims:
     tok_ends: list[int] = field(default_factory=list)
 
     def tokens(self) -> tuple[np.ndarray, np.ndarray]:
-        """All claims' content-word hashes as one flat array and each claim's (start) offsets, end included."""
+        """All distinct texts' content-word hashes as one flat array, and each text's start offset (end included)."""
         flat = np.concatenate(self.tok_chunks) if self.tok_chunks else np.zeros(0, np.uint32)
         return flat, np.array([0] + self.tok_ends, dtype=np.int64)
 
@@ -304,6 +309,7 @@ def verify_run(out_dir: str | Path, cfg: VerifyConfig | None = None, encoder: Cl
     emb = np.lib.format.open_memmap(emb_path, mode="w+", dtype=np.float16, shape=(max(total, 1), encoder.dim))
     negation = re.compile(r"n[’']t\b|\b(" + "|".join(re.escape(w) for w in cfg.negations) + r")\b", re.I) if cfg.negations else None
     origins: dict[str, int] = {}
+    seen: dict[bytes, int] = {}
     cl = _Claims()
     try:
         n = 0
@@ -315,9 +321,19 @@ def verify_run(out_dir: str | Path, cfg: VerifyConfig | None = None, encoder: Cl
             flagged = set().union(*(flagged_claims(rs, cfg) for rs in by_doc.values())) if by_doc else set()
             claims = [r for r in rows if r["type"] != "other"]
             shard_toks: list[np.ndarray] = []
-            if claims:
-                emb[n : n + len(claims)] = encoder.encode([r["text"] for r in claims])
+            new_texts: list[str] = []
             for r in claims:
+                key = hashlib.blake2b(" ".join(r["text"].lower().split()).encode(), digest_size=8).digest()
+                u = seen.get(key)
+                if u is None:
+                    u = seen[key] = len(cl.owner)
+                    cl.owner.append(n)
+                    new_texts.append(r["text"])
+                    cl.eligible.append(len(r["text"].split()) >= cfg.min_words)
+                    toks = content_tokens(r["text"], cfg)
+                    shard_toks.append(toks)
+                    cl.tok_ends.append((cl.tok_ends[-1] if cl.tok_ends else 0) + len(toks))
+                cl.row.append(u)
                 meta = metas[doc_index[r["doc_id"]]]
                 cl.doc.append(doc_index[r["doc_id"]])
                 cl.stance.append(STANCE_CODE.get(r.get("stance") or "", -1))
@@ -325,18 +341,18 @@ def verify_run(out_dir: str | Path, cfg: VerifyConfig | None = None, encoder: Cl
                 cl.flagged.append(r["claim_id"] in flagged)
                 cl.attributed.append(_origin_key(r, meta) == (r.get("source") or {}).get("canonical"))
                 cl.negated.append(bool(negation and negation.search(r["text"])))
-                cl.eligible.append(len(r["text"].split()) >= cfg.min_words)
-                toks = content_tokens(r["text"], cfg)
-                shard_toks.append(toks)
-                cl.tok_ends.append((cl.tok_ends[-1] if cl.tok_ends else 0) + len(toks))
-            if shard_toks:
-                cl.tok_chunks.append(np.concatenate(shard_toks))  # one array per shard, not one per claim
-            n += len(claims)
+                n += 1
+            if new_texts:
+                emb[len(cl.owner) - len(new_texts) : len(cl.owner)] = encoder.encode(new_texts)
+                cl.tok_chunks.append(np.concatenate(shard_toks))  # one array per shard, not one per text
         method = "exact" if sum(cl.eligible) <= cfg.exact_max_claims else "lsh"
         flat, offs = cl.tokens()
-        candidates = neighbour_pairs(emb[:n], cfg.candidate_threshold, cfg, np.array(cl.eligible, dtype=bool))
-        labels = components(n, ((i, j) for i, j, cos in candidates
-                                if same_claim(cos, flat[offs[i]:offs[i + 1]], flat[offs[j]:offs[j + 1]], cfg)))
+        owner = cl.owner
+        candidates = neighbour_pairs(emb[: len(owner)], cfg.candidate_threshold, cfg, np.array(cl.eligible, dtype=bool))
+        linked = ((owner[u], owner[v]) for u, v, cos in candidates
+                  if same_claim(cos, flat[offs[u]:offs[u + 1]], flat[offs[v]:offs[v + 1]], cfg))
+        repeats = ((owner[u], i) for i, u in enumerate(cl.row) if owner[u] != i)
+        labels = components(n, itertools.chain(repeats, linked))
         status = _cluster_status(labels, cl)
         report = _rewrite(out, names, labels, status, cl, metas, origins)
     finally:

@@ -136,6 +136,8 @@ def test_statuses_on_small_articles(tmp_path, encoder):
         "f": "The Inter-Services Public Relations said the army chief visited the naval headquarters in Karachi on Tuesday.",
         "g": "Reliable sources indicate that the minister secretly met the rebel commander in Doha last week.",
         "h": "Officials claimed that the minister secretly met the rebel commander in Doha last week. This seems far-fetched.",
+        "i": "The talks ended on Friday.",
+        "j": "The talks  ended on Friday.",
     }
     for name, text in articles.items():
         (src / f"{name}.txt").write_text(text + "\n", encoding="utf-8")
@@ -151,6 +153,8 @@ def test_statuses_on_small_articles(tmp_path, encoder):
     assert status["e"] == status["f"] == "single-source"  # one origin (ISPR) under two names
     assert status["g"] == "disputed" and status["h"] == "flagged"  # endorsed vs doubted; h's own text doubts it
     assert len({first[d]["cluster_id"] for d in "abcdefgh"}) == 4
+    # a text repeated verbatim (up to spacing and case) is one claim: embedded once, linked without a comparison
+    assert first["i"]["cluster_id"] == first["j"]["cluster_id"] and status["i"] == "corroborated"
 
 
 def test_lsh_finds_only_true_neighbours_and_the_close_ones():

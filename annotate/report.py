@@ -36,6 +36,7 @@ class ReportConfig(BaseModel):
     max_sources: int = 60
     max_outlets: int = 40
     max_clusters: int = 100
+    max_appearances: int = 25
     chart_sources: int = 20
     matrix_sources: int = 20
     matrix_articles: int = 30
@@ -249,19 +250,16 @@ def _matrix(con, cfg: ReportConfig, sources: list[dict]) -> dict:
             "max": max(cells.values(), default=1)}
 
 
-def _panel_data(articles: list[dict], clusters: dict[str, dict], meta: dict[str, dict]) -> dict:
-    claims = {}
-    for a in articles:
-        for c in a["claims"]:
-            if c["type"] == "other":
-                continue
-            others = [x for x in clusters.get(c["cluster_id"] or "", {}).get("appearances", []) if x["claim_id"] != c["claim_id"]]
-            claims[c["claim_id"]] = {k: c.get(k) for k in ("claim_id", "doc_id", "text", "type", "type_scores", "source",
-                                                             "cue", "stance", "stance_scores", "target", "model", "rules",
-                                                             "verification", "cluster_id")}
-            claims[c["claim_id"]]["others"] = [{k: x.get(k) for k in ("claim_id", "doc_id", "outlet", "source", "stance",
-                                                                       "verification", "text")} for x in others]
-    return {"claims": claims, "shown": sorted(meta)}
+def _panel_data(articles: list[dict], clusters: dict[str, dict], cap: int) -> dict:
+    """What the claim panel reads: the shown claims, and their linked clusters once each (`cap` appearances)."""
+    claims = {c["claim_id"]: {k: c.get(k) for k in ("claim_id", "doc_id", "text", "type", "type_scores", "source", "cue",
+                                                   "stance", "stance_scores", "target", "model", "rules", "verification",
+                                                   "cluster_id")}
+              for a in articles for c in a["claims"] if c["type"] != "other"}
+    fields = ("claim_id", "doc_id", "outlet", "source", "stance", "verification", "text")
+    linked = {cid: {"size": k["size"], "appearances": [{f: x.get(f) for f in fields} for x in k["appearances"][:cap]]}
+              for cid, k in clusters.items()}
+    return {"claims": claims, "clusters": linked}
 
 
 # --- the report ------------------------------------------------------------------------------------------------
@@ -299,7 +297,7 @@ def write_report(out_dir: str | Path, cfg: ReportConfig | None = None) -> Report
         cfg=cfg, run=out.name, summary=summary, sources=sources[: cfg.max_sources], n_sources=summary["sources"],
         outlets=outlets, documents={d["doc_id"]: d for d in documents}, articles=articles,
         clusters=top_clusters, n_clusters=summary["linked_clusters"], matrix=matrix, shown=meta,
-        panel=_panel_data(articles, panel_clusters, meta), STANCES=STANCES, KINDS=SOURCE_KINDS, VERIFICATIONS=VERIFICATIONS,
+        panel=_panel_data(articles, panel_clusters, cfg.max_appearances), STANCES=STANCES, KINDS=SOURCE_KINDS, VERIFICATIONS=VERIFICATIONS,
         chart_sources=sources[: cfg.chart_sources])
     for path, text in ((files.html, html), (files.summary, json.dumps(summary, indent=2, ensure_ascii=False, default=str))):
         tmp = path.with_name(path.name + ".tmp")

@@ -87,15 +87,19 @@
     if (c.target && claims[c.target]) {
       tgt.appendChild(claimLink(c.target, "\u201c" + claims[c.target].text.slice(0, 90) + (claims[c.target].text.length > 90 ? "\u2026\u201d" : "\u201d")));
     } else { tgt.textContent = c.target || "\u2014"; }
+    var cluster = data.clusters[c.cluster_id] || { size: 1, appearances: [] };
+    var others = cluster.appearances.filter(function (o) { return o.claim_id !== c.claim_id; });
+    var more = cluster.size - 1 - others.length;
+    var n = cluster.size - 1;
     document.getElementById("p-cluster").textContent = c.cluster_id
-      ? c.cluster_id + (c.others.length ? " \u00b7 " + (c.others.length + 1) + " appearances" : " \u00b7 only here") : "\u2014";
+      ? c.cluster_id + (n ? " \u00b7 " + (n + 1) + " appearances" : " \u00b7 only here") : "\u2014";
     document.getElementById("p-model").textContent = c.model + (c.rules && c.rules.length ? " \u00b7 rules: " + c.rules.join(", ") : "");
     scores("p-type-scores", c.type_scores, c.type);
     scores("p-stance-scores", c.stance_scores, c.stance);
     var list = document.getElementById("p-others");
     clear(list);
-    if (!c.others.length) { list.appendChild(el("li", "muted", "Not found elsewhere in this corpus.")); }
-    c.others.forEach(function (o) {
+    if (!others.length) { list.appendChild(el("li", "muted", "Not found elsewhere in this corpus.")); }
+    others.forEach(function (o) {
       var li = el("li");
       var head = el("div");
       var label = (o.outlet || o.doc_id) + (o.source ? " \u00b7 " + o.source : " \u00b7 author");
@@ -109,6 +113,7 @@
       li.appendChild(el("div", "q", o.text));
       list.appendChild(li);
     });
+    if (more > 0) { list.appendChild(el("li", "muted", "and " + more + " more (see clusters.jsonl)")); }
   }
 
   function goTo(id) {

@@ -1,15 +1,16 @@
 """Cross-article verification: link the same claim across documents and give each claim a verification status.
 
-Claims (all but `other`) are embedded with the sentence encoder (all-MiniLM-L6-v2: mean pooling, L2 norm) and
-pairs at or above a cosine threshold are joined into clusters (connected components). Each claim then gets a
-status per the annotation guide, section 5:
+Claims (all but `other`) are embedded with the sentence encoder (all-MiniLM-L6-v2: mean pooling, L2 norm); two
+claims are linked when their cosine clears `threshold`, or `candidate_threshold` while sharing most content words,
+and verbatim repeats are linked outright; clusters are the connected components. Each claim then gets a status per
+the annotation guide, section 5:
 
 - `flagged`: its own document says it is unverified or doubtful (a sceptical comment targets its sentence,
   the `followed_by_doubt` rule fired, or its source is called unverified);
 - `disputed`: the cluster holds it with opposite stances (endorse and sceptical) or with and without a negation,
   in different documents;
-- `corroborated`: two or more independent origins carry it (distinct canonical sources; the author's own claims
-  count as the outlet's, or the document's when it names no outlet);
+- `corroborated`: two or more independent origins carry it (distinct canonical sources; only when the cluster
+  names none, the authors' own voices, one per outlet, or per document when it names no outlet);
 - `single-source`: one origin, however many outlets repeated it.
 
 Memory stays bounded: embeddings go to a float16 memory map in the run directory, similarities are computed in
@@ -53,7 +54,7 @@ class VerifyConfig(BaseModel):
     encoder: str | None = None
     threshold: float = 0.8
     candidate_threshold: float = 0.55
-    min_overlap: float = 0.6
+    min_overlap: float = 0.65
     min_overlap_words: int = 4
     stem_chars: int = 5
     stopwords: list[str] = []
@@ -354,7 +355,7 @@ def verify_run(out_dir: str | Path, cfg: VerifyConfig | None = None, encoder: Cl
         repeats = ((owner[u], i) for i, u in enumerate(cl.row) if owner[u] != i)
         labels = components(n, itertools.chain(repeats, linked))
         status = _cluster_status(labels, cl)
-        report = _rewrite(out, names, labels, status, cl, metas, origins)
+        report = _rewrite(out, names, labels, status, cl, metas)
     finally:
         del emb
         emb_path.unlink(missing_ok=True)
@@ -395,10 +396,9 @@ def _independent(idx: list[int], cl: _Claims) -> set[int]:
     return named or {cl.origin[i] for i in idx}
 
 
-def _rewrite(out: Path, names: list[str], labels: np.ndarray, status: dict[int, str], cl: _Claims, metas: list[dict],
-             origins: dict[str, int]) -> VerifyReport:
+def _rewrite(out: Path, names: list[str], labels: np.ndarray, status: dict[int, str], cl: _Claims, metas: list[dict]
+             ) -> VerifyReport:
     """Pass 2: new `verification`/`cluster_id` columns shard by shard (atomic replace) and `clusters.jsonl`."""
-    origin_names = {v: k for k, v in origins.items()}
     report = VerifyReport(claims=len(labels))
     statuses: Counter = Counter()
     linked: dict[int, list[dict]] = defaultdict(list)
@@ -422,12 +422,12 @@ def _rewrite(out: Path, names: list[str], labels: np.ndarray, status: dict[int, 
                 ver.append(v)
                 cid.append(f"c{root:06d}")
                 statuses[v] += 1
-                row = {c: v[k] for c, v in cols.items()}
+                row = {c: vals[k] for c, vals in cols.items()}
                 app = _appearance(row, metas[cl.doc[n]], v)
                 if root in status:
                     linked[root].append(app)
                 else:
-                    fh.write(json.dumps(_cluster_record(root, [app], "single-source", origin_names, cl, n), ensure_ascii=False) + "\n")
+                    fh.write(json.dumps(_cluster_record(root, [app], "single-source"), ensure_ascii=False) + "\n")
                     report.clusters += 1
                 n += 1
             table = table.set_column(table.schema.get_field_index("verification"), "verification", pa.array(ver, pa.string()))
@@ -436,7 +436,7 @@ def _rewrite(out: Path, names: list[str], labels: np.ndarray, status: dict[int, 
             pq.write_table(table, tmp)
             os.replace(tmp, path)
         for root, apps in sorted(linked.items()):
-            rec = _cluster_record(root, apps, status[root], origin_names, cl, root)
+            rec = _cluster_record(root, apps, status[root])
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
             report.clusters += 1
             report.linked_clusters += 1
@@ -453,7 +453,7 @@ def _appearance(row: dict, meta: dict, verification: str) -> dict:
             "source_kind": src.get("kind"), "verification": verification, "text": row["text"]}
 
 
-def _cluster_record(root: int, apps: list[dict], status: str, origin_names: dict[int, str], cl: _Claims, first: int) -> dict:
+def _cluster_record(root: int, apps: list[dict], status: str) -> dict:
     """One line of `clusters.jsonl`: the claim, its origin, the outlets that repeated it and how each treated it."""
     # the origin is the most common canonical source; with none, the author of the earliest document (dated first)
     sources = Counter(a["source"] for a in apps if a["type"] == "attributed" and a["source"])
@@ -463,7 +463,8 @@ def _cluster_record(root: int, apps: list[dict], status: str, origin_names: dict
         first_app = next(a for a in apps if a["source"] == name)
         origin = {"source": name, "kind": first_app["source_kind"], "doc_id": first_app["doc_id"]}
     else:
-        origin = {"source": origin_names[cl.origin[first]], "kind": "author", "doc_id": earliest["doc_id"]}
+        origin = {"source": f"author of {earliest['outlet'] or earliest['doc_id']}", "kind": "author",
+                  "doc_id": earliest["doc_id"]}
     outlets: dict[str, dict] = {}
     for a in apps:
         key = a["outlet"] or a["doc_id"]

@@ -46,7 +46,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     for err in report.errors:
         _say(f"error: {err}")
     print_summary(summarize(iter_claim_rows(Path(args.out))), report)
-    print(f"wrote {Path(args.out) / 'claims.jsonl'}")
+    written = [Path(args.out) / "claims.jsonl"] + [p for p in [Path(args.out) / "report.html"] if p.exists()]
+    print("wrote " + " and ".join(map(str, written)))
     return 0 if report.documents or not report.errors else 1
 
 

@@ -5,7 +5,9 @@ source and its cue marked by special tokens, paired with the next and the previo
 (the next first, because scepticism is often voiced right after a claim and truncation cuts the
 end). The pooled vector is the mean of all tokens joined with the vector at the `[CLM]` marker, so
 two claims of one sentence get different inputs to the heads. Probabilities are calibrated with
-one temperature per head, fitted on dev data by `train`.
+one temperature per head, fitted on dev data by `train`. The rule labeler's probabilities for the claim
+(`prior_type`, `prior_stance`) enter as log-priors added to the heads' logits with a learnt scale:
+with ~150 gold claims the model learns where to correct the rules rather than relearning them.
 
 `ClassifierLabeler(model_dir)` implements `annotate.labeler.Labeler`; `SpanTagger(model_dir)`
 finds source and cue spans in plain sentences (BIO tags from the same encoder).
@@ -23,12 +25,11 @@ import torch
 from torch import nn
 
 from .errors import ModelError
-from .examples import example_from_claim
+from .examples import TYPE_LABELS, example_from_claim
 from .model import STANCES, Document
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-TYPE_LABELS = ("attributed", "opinion", "fact")
 STANCE_LABELS = STANCES
 SPAN_TAGS = ("O", "B-SRC", "I-SRC", "B-CUE", "I-CUE")
 # Corpus labels that only narrow the type down to a set (trained with a partial-label loss).
@@ -83,7 +84,16 @@ def encode(tokenizer, rows: dict[str, list], max_length: int, context_words: int
                     truncation="longest_first", max_length=max_length)
     clm = tokenizer.convert_tokens_to_ids(CLM)
     enc["marker_pos"] = [ids.index(clm) if clm in ids else 0 for ids in enc["input_ids"]]
+    for key, labels in (("prior_type", TYPE_LABELS), ("prior_stance", STANCE_LABELS)):
+        enc[key] = [log_prior(p, len(labels)) for p in rows.get(key) or [None] * n]
     return dict(enc)
+
+
+def log_prior(probs: Sequence[float] | None, k: int) -> list[float]:
+    """Log-probabilities (floored at 1e-4); zeros, which shift no logit, when there is no prior."""
+    if not probs or len(probs) != k:
+        return [0.0] * k
+    return [math.log(max(float(p), 1e-4)) for p in probs]
 
 
 def type_mask(label: str | None) -> list[float]:
@@ -143,19 +153,26 @@ class ClaimClassifier(nn.Module):
         self.type_head = nn.Linear(2 * h, len(TYPE_LABELS))
         self.stance_head = nn.Linear(2 * h, len(STANCE_LABELS))
         self.span_head = nn.Linear(h, len(SPAN_TAGS))
+        self.prior_scale = nn.Parameter(torch.ones(2))  # weight of the rules' log-priors (type, stance)
 
     def _hidden(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
         return self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                             token_type_ids=token_type_ids).last_hidden_state
 
-    def forward(self, input_ids, attention_mask, marker_pos, token_type_ids=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Type and stance logits."""
+    def forward(self, input_ids, attention_mask, marker_pos, token_type_ids=None, prior_type=None,
+                prior_stance=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Type and stance logits (plus the scaled log-priors when given)."""
         h = self._hidden(input_ids, attention_mask, token_type_ids)
         m = attention_mask.unsqueeze(-1).to(h.dtype)
         mean = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
         mark = h[torch.arange(h.shape[0]), marker_pos]
         z = self.dropout(torch.cat([mean, mark], -1))
-        return self.type_head(z), self.stance_head(z)
+        t, s = self.type_head(z), self.stance_head(z)
+        if prior_type is not None:
+            t = t + self.prior_scale[0] * prior_type
+        if prior_stance is not None:
+            s = s + self.prior_scale[1] * prior_stance
+        return t, s
 
     def tag(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
         """Span-tag logits per token."""
@@ -229,7 +246,8 @@ def predict_logits(model: ClaimClassifier, tokenizer, rows: list[dict[str, Any]]
     if not rows:
         return torch.zeros(0, len(TYPE_LABELS)), torch.zeros(0, len(STANCE_LABELS))
     cols = {k: [r.get(k) for r in rows] for k in ("sentence", "claim", "claim_start", "claim_end", "source_start",
-                                                    "source_end", "cue_start", "cue_end", "before", "after")}
+                                                    "source_end", "cue_start", "cue_end", "before", "after",
+                                                    "prior_type", "prior_stance")}
     enc = encode(tokenizer, cols, max_length, context_words)
     items = [{k: enc[k][i] for k in enc} for i in range(len(rows))]
     order = sorted(range(len(rows)), key=lambda i: len(items[i]["input_ids"]))
@@ -278,16 +296,21 @@ class ClassifierLabeler:
         self.name = self.classifier.name
 
     def label(self, docs: list[Document]) -> list[Document]:
+        """The rules first (their scores are the model's priors and their fired rules stay in `claim.rules`),
+        then the model's calibrated type and stance; targets are linked again on the model's types."""
+        from .attribute import lexicon
+        from .rules import RuleLabeler, link_targets
+
+        RuleLabeler().label(docs)
         todo = [(doc, c) for doc in docs for c in doc.claims if c.type != "other"]
-        preds = self.classifier.predict([example_from_claim(doc, c, labels=False) for doc, c in todo])
+        preds = self.classifier.predict([example_from_claim(doc, c, labels=False, rules=c) for doc, c in todo])
         for (_, c), p in zip(todo, preds):
             c.type, c.type_scores, c.stance, c.stance_scores = p["type"], p["type_scores"], p["stance"], p["stance_scores"]
             c.model = self.name
-        from .attribute import lexicon
-        from .rules import link_targets
-
         lex = lexicon().raw
         for doc in docs:
+            for c in doc.claims:
+                c.target = None
             link_targets(doc, lex)
         return docs
 
@@ -296,14 +319,15 @@ class SpanTagger:
     """Source and cue spans in plain sentences, from the model's span head (trained on PolNeAR)."""
 
     def __init__(self, model_dir: str | Path, batch_size: int = 32):
-        self.model, self.tokenizer, self.meta, _ = load(model_dir)
+        self.model, self.tokenizer, self.meta, temps = load(model_dir)
+        self.o_bias = temps.get("span_o_bias", 0.0)
         if not self.meta.get("span_head"):
             raise ModelError(f"{model_dir}: this model was trained without the span head (train.yaml span.enabled)")
         self.batch_size = batch_size
 
     def tag(self, sentences: list[str]) -> list[list[tuple[str, int, int]]]:
         """Per sentence, its ("SRC"|"CUE", start, end) character spans in order."""
-        return tag_spans(self.model, self.tokenizer, sentences, self.meta["max_length"], self.batch_size)
+        return tag_spans(self.model, self.tokenizer, sentences, self.meta["max_length"], self.batch_size, self.o_bias)
 
     def spans(self, sentence: str) -> dict[str, list[tuple[int, int]]]:
         """The source and cue spans of one sentence, for the attributor: {"source": [...], "cue": [...]}."""
@@ -313,38 +337,66 @@ class SpanTagger:
 
 
 @torch.inference_mode()
-def tag_spans(model: ClaimClassifier, tokenizer, sentences: list[str], max_length: int,
-              batch_size: int = 32) -> list[list[tuple[str, int, int]]]:
-    """Per sentence, the ("SRC"|"CUE", start, end) character spans the span head finds, batched by length."""
+def span_logits(model: ClaimClassifier, tokenizer, sentences: list[str], max_length: int,
+                batch_size: int = 32) -> list[tuple[torch.Tensor, list[list[int]]]]:
+    """Per sentence, its span-tag logits (tokens x tags) and token character offsets, batched by length."""
     model.eval()
-    out: list[list[tuple[str, int, int]]] = [[] for _ in sentences]
+    out: list = [None] * len(sentences)
     order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
     for b in range(0, len(order), batch_size):
         idx = order[b : b + batch_size]
         enc = tokenizer([sentences[i] for i in idx], truncation=True, max_length=max_length, padding=True,
                         return_offsets_mapping=True, return_tensors="pt")
         offsets = enc.pop("offset_mapping").tolist()
-        tags = model.tag(**enc).argmax(-1).tolist()
-        for i, row_tags, row_off in zip(idx, tags, offsets):
-            out[i] = _decode_bio(row_tags, row_off)
+        logits = model.tag(**enc)
+        for k, i in enumerate(idx):
+            out[i] = (logits[k], offsets[k])
     return out
 
 
+def decode_spans(logits: list[tuple[torch.Tensor, list[list[int]]]], o_bias: float = 0.0) -> list[list[tuple[str, int, int]]]:
+    """Spans from `span_logits`; `o_bias` is added to the O tag's logit (the head over-tags without it)."""
+    shift = torch.tensor([o_bias] + [0.0] * (len(SPAN_TAGS) - 1))
+    return [_decode_bio((lg + shift).argmax(-1).tolist(), off) for lg, off in logits]
+
+
+def fit_o_bias(logits: list[tuple[torch.Tensor, list[list[int]]]], gold: list[list[tuple[int, int, str]]]) -> float:
+    """The O-tag bias maximising the mean source and cue overlap F1 on held-out sentences (grid 0..3)."""
+    from .metrics import span_overlap_f1
+
+    def score(bias: float) -> float:
+        found = decode_spans(logits, bias)
+        return sum(span_overlap_f1([[(a, b) for a, b, x in g if x == lab] for g in gold],
+                                   [[(a, b) for x, a, b in f if x == lab] for f in found])["f1"]
+                   for lab in ("SRC", "CUE")) / 2
+
+    grid = [x / 4 for x in range(13)]
+    return max(grid, key=lambda b: (score(b), -b))
+
+
+def tag_spans(model: ClaimClassifier, tokenizer, sentences: list[str], max_length: int,
+              batch_size: int = 32, o_bias: float = 0.0) -> list[list[tuple[str, int, int]]]:
+    """Per sentence, the ("SRC"|"CUE", start, end) character spans the span head finds."""
+    return decode_spans(span_logits(model, tokenizer, sentences, max_length, batch_size), o_bias)
+
+
 def _decode_bio(tags: list[int], offsets: list[list[int]]) -> list[tuple[str, int, int]]:
-    """Character spans from BIO tag ids; an I- tag that does not continue a span of its label starts one."""
+    """Character spans from BIO tag ids. An I- tag, or any tag of the open label on a word piece that
+    continues the previous token's word, extends the open span; anything else tagged starts one."""
     spans: list[list] = []
-    open_lab = None
+    open_lab, last_end = None, -1
     for t, (a, b) in zip(tags, offsets):
         if a == b:
             continue
         tag = SPAN_TAGS[t]
         if tag == "O":
-            open_lab = None
+            open_lab, last_end = None, b
             continue
         kind, lab = tag.split("-")
-        if kind == "I" and open_lab == lab:
+        if open_lab == lab and (kind == "I" or a == last_end):
             spans[-1][2] = b
         else:
             spans.append([lab, a, b])
             open_lab = lab
+        last_end = b
     return [(lab, a, b) for lab, a, b in spans]

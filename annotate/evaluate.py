@@ -26,7 +26,7 @@ CHECKTHAT, POLNEAR = "checkthat2024-subjectivity-en", "polnear"
 
 
 def dev_metrics(model, tokenizer, dev: list[dict[str, Any]], span_dev: list[dict[str, Any]], cfg,
-                calibrate: bool = True) -> tuple[dict[str, Any], dict[str, float]]:
+                calibrate: bool = True, o_bias: float = 0.0) -> tuple[dict[str, Any], dict[str, float]]:
     """Per-corpus dev metrics and the fitted temperatures ({"type": T, "stance": T}) of a `TrainConfig` run."""
     t, s = C.predict_logits(model, tokenizer, dev, cfg.max_length, cfg.context_words, cfg.batch_size * 2)
     masks = torch.tensor([C.type_mask(r["type"]) for r in dev]).reshape(-1, len(C.TYPE_LABELS))
@@ -55,12 +55,16 @@ def dev_metrics(model, tokenizer, dev: list[dict[str, Any]], span_dev: list[dict
             m["stance"] = report([dev[i]["stance"] for i in st], [pred_s[i] for i in st], list(C.STANCE_LABELS))
         out[corpus] = m
     if span_dev:
-        found = C.tag_spans(model, tokenizer, [r["sentence"] for r in span_dev], cfg.max_length, cfg.batch_size * 2)
-        out["polnear_spans"] = {
-            lab.lower(): span_overlap_f1([[(a, b) for a, b, x in r["spans"] if x == lab] for r in span_dev],
+        out["polnear_spans"] = span_dev_metrics(model, tokenizer, span_dev, cfg, o_bias)
+    return out, temps
+
+
+def span_dev_metrics(model, tokenizer, span_dev: list[dict[str, Any]], cfg, o_bias: float = 0.0) -> dict[str, Any]:
+    """Source and cue overlap F1 of the span head on `train.span_rows` sentences."""
+    found = C.tag_spans(model, tokenizer, [r["sentence"] for r in span_dev], cfg.max_length, cfg.batch_size * 2, o_bias)
+    return {lab.lower(): span_overlap_f1([[(a, b) for a, b, x in r["spans"] if x == lab] for r in span_dev],
                                          [[(a, b) for x, a, b in f if x == lab] for f in found])
             for lab in ("SRC", "CUE")}
-    return out, temps
 
 
 
@@ -192,8 +196,9 @@ def evaluate_polnear(model_dir: Path, root: Path, limit: int | None = 1500) -> d
                 for d in docs]
     out["source_spans"] = {"rules": span_overlap_f1(gold_src, rule_src)}
     if labeler.classifier.meta.get("span_head"):
-        tagged = C.tag_spans(labeler.classifier.model, labeler.classifier.tokenizer, [r["sentence"] for r in rows],
-                             labeler.classifier.meta["max_length"])
+        clf = labeler.classifier
+        tagged = C.tag_spans(clf.model, clf.tokenizer, [r["sentence"] for r in rows], clf.meta["max_length"],
+                             o_bias=clf.temperatures.get("span_o_bias", 0.0))
         out["source_spans"]["model"] = span_overlap_f1(gold_src, [[(a, b) for lab, a, b in t if lab == "SRC"]
                                                                   for t in tagged])
     return out

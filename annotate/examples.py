@@ -3,16 +3,20 @@
 Every source of labels (the project's gold, Label Studio exports, PolNeAR, CheckThat!, BABE,
 silver labels from the rules) is turned into rows of `FEATURES`, so training, evaluation and
 inference share one input format. Offsets of `source_*`/`cue_*`/`claim_*` are relative to
-`sentence` (-1 when absent).
+`sentence` (-1 when absent). `prior_type`/`prior_stance` hold the rule labeler's probabilities for
+the claim (in `TYPE_LABELS`/`STANCES` order; empty for corpus sentences the rules never saw): the
+classifier adds their logs to its own logits, so it learns from the gold where to trust the rules.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-from datasets import Dataset, Features, Value
+from datasets import Dataset, Features, Sequence, Value
 
-from .model import Claim, Document
+from .model import STANCES, Claim, Document
+
+TYPE_LABELS = ("attributed", "opinion", "fact")  # the classifier's type labels ("other" is the segmenter's)
 
 FEATURES = Features(
     {
@@ -32,6 +36,8 @@ FEATURES = Features(
         "stance": Value("string"),  # None when the corpus does not label it
         "corpus": Value("string"),
         "weight": Value("float32"),
+        "prior_type": Sequence(Value("float32")),
+        "prior_stance": Sequence(Value("float32")),
     }
 )
 
@@ -43,10 +49,19 @@ def _rel(span, base: int, limit: int) -> tuple[int, int]:
     return span.start - base, span.end - base
 
 
+def prior(scores: dict[str, float] | None, labels: tuple[str, ...]) -> list[float]:
+    """A score map as a probability list in `labels` order ([] when there is none)."""
+    if not scores or not any(scores.get(k) for k in labels):
+        return []
+    return [float(scores.get(k, 0.0)) for k in labels]
+
+
 def example_from_claim(
-    doc: Document, claim: Claim, *, corpus: str = "seeds", weight: float = 1.0, window: int = 1, labels: bool = True
+    doc: Document, claim: Claim, *, corpus: str = "seeds", weight: float = 1.0, window: int = 1, labels: bool = True,
+    rules: Claim | None = None,
 ) -> dict[str, Any]:
-    """The example for one claim of a segmented document (labels taken from the claim when `labels`)."""
+    """The example for one claim of a segmented document (labels taken from the claim when `labels`);
+    `rules` is the same claim as the rule labeler scored it, whose scores become the priors."""
     before, sentence, after = doc.context(claim, window)
     base = doc.sentences[claim.sentence_index].start if claim.sentence_index < len(doc.sentences) else claim.start
     n = len(sentence)
@@ -70,12 +85,14 @@ def example_from_claim(
         "stance": claim.stance if labels else None,
         "corpus": corpus,
         "weight": weight,
+        "prior_type": prior(rules.type_scores, TYPE_LABELS) if rules else [],
+        "prior_stance": prior(rules.stance_scores, STANCES) if rules else [],
     }
 
 
 def to_dataset(rows: Iterable[dict[str, Any]]) -> Dataset:
     """Rows of `FEATURES` as a `datasets.Dataset` (an empty one when there are none)."""
-    rows = list(rows)
+    rows = [{"prior_type": [], "prior_stance": [], **r} for r in rows]
     if not rows:
         return Dataset.from_dict({k: [] for k in FEATURES}, features=FEATURES)
     return Dataset.from_list(rows, features=FEATURES)

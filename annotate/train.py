@@ -8,6 +8,7 @@ cue spans from PolNeAR. `train(cfg)` writes `models/<name>/` and returns its pat
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -15,7 +16,7 @@ import random
 import re
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -45,8 +46,10 @@ class CorpusConfig(BaseModel):
 
 class SpanConfig(BaseModel):
     enabled: bool = True
-    limit: int = 2000  # PolNeAR sentences for the span head
-    dev_limit: int = 500
+    limit: int = 2000  # the first PolNeAR train sentences, for the span head
+    sample: int | None = None  # a seeded sample of those (stage 2 replays a few)
+    calibration: int = 300  # the train sentences after `limit`, held out to fit the O-tag decoding bias
+    dev_limit: int = 500  # PolNeAR dev sentences for the card's dev metrics
 
 
 class LossWeights(BaseModel):
@@ -73,6 +76,7 @@ class TrainConfig(BaseModel):
     corpus_dir: str = "corpus"
     gold_weight: float = 1.0
     gold_repeat: int = 4  # the gold is tiny next to the corpora: it is seen this many times per epoch
+    gold_rows: Literal["pipeline", "gold", "both"] = "pipeline"  # pipeline_examples, gold_examples or both
     base_epochs: int = 2  # stage 1: the public corpora alone (0: one stage on everything)
     base_name: str | None = None  # stage-1 model folder (default <name>-base), reused while its inputs are unchanged
     replay: int = 200  # stage 2: examples per public corpus mixed in with the gold
@@ -90,6 +94,9 @@ class TrainConfig(BaseModel):
     context_words: int = 30
     dropout: float = 0.1
     marker_dropout: float = 0.3  # share of training rows shown without source/cue markers (read the words, too)
+    prior_scale: tuple[float, float] = (1.0, 1.0)  # (type, stance) weight of the rules' log-priors at the start
+    stance_balance: bool = False  # weight the stance loss by inverse label frequency (sceptical is rare)
+    prior_residual: tuple[float, float] = (0.0, 0.0)  # (type, stance) L2 on the heads' departure from the priors
     freeze_layers: int = 0  # embeddings and this many bottom encoder layers stay fixed (CPU time)
     loss_weights: LossWeights = LossWeights()
     calibration: Calibration = Calibration()
@@ -166,10 +173,37 @@ def gold_documents(gold: Path, corpus_dir: Path) -> tuple[list[Document], list[I
 
 
 def gold_examples(docs: Iterable[Document], weight: float = 1.0, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """Example rows of every gold claim that is not `other`, outside the excluded documents."""
-    skip = set(exclude)
-    return [example_from_claim(d, c, corpus="gold", weight=weight) for d in docs if d.id not in skip
-            for c in d.claims if c.type != "other"]
+    """Example rows of every gold claim that is not `other`, outside the excluded documents, with the rules'
+    scores of the same segments (gold segmentation and attribution) as priors."""
+    from .rules import RuleLabeler
+
+    rows = []
+    for d in docs:
+        if d.id in set(exclude):
+            continue
+        ruled = RuleLabeler().label_document(copy.deepcopy(d))
+        rows += [example_from_claim(d, c, corpus="gold", weight=weight, rules=r)
+                 for c, r in zip(d.claims, ruled.claims) if c.type != "other"]
+    return rows
+
+
+def pipeline_examples(docs: Iterable[Document], weight: float = 1.0, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Rows of the claims the pipeline (segmenter, attributor, rules) finds in the gold documents, each labelled
+    with the gold segment it overlaps most: the inputs, markers and priors the model sees when scoring."""
+    from .evaluate import align
+    from .rules import RuleLabeler
+    from .score import score_documents
+
+    gold = {d.id: d for d in docs if d.id not in set(exclude)}
+    found = score_documents([Document.from_record(d.to_record()) for d in gold.values()], RuleLabeler())
+    rows = []
+    for doc in found:
+        for c, g in zip(doc.claims, align(doc.claims, gold[doc.id].claims)):
+            if c.type == "other" or g is None or g.type == "other":
+                continue
+            row = example_from_claim(doc, c, corpus="gold", weight=weight, labels=False, rules=c)
+            rows.append({**row, "type": g.type, "stance": g.stance})
+    return rows
 
 
 def _subsample(ds: Dataset, limit: int | None, seed: int) -> Dataset:
@@ -276,15 +310,41 @@ def length_batches(lengths: list[int], batch_size: int, gen: torch.Generator) ->
     return batches
 
 
-def claim_loss(model, batch: dict[str, torch.Tensor], lw: LossWeights) -> torch.Tensor:
-    t, s = model(batch["input_ids"], batch["attention_mask"], batch["marker_pos"], batch.get("token_type_ids"))
+def stance_weights(stance_idx: list[int], balance: bool) -> torch.Tensor | None:
+    """Inverse-frequency class weights for the stance loss (None: unweighted)."""
+    counts = torch.bincount(torch.tensor([i for i in stance_idx if i >= 0] or [0]), minlength=len(C.STANCE_LABELS))
+    if not balance or counts.sum() == 0:
+        return None
+    return counts.sum() / (len(counts) * counts.clamp(min=1).float())
+
+
+def residual_penalty(logits: torch.Tensor, prior: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Mean squared (centred) head logits on rows with a rule prior: the head departs from the rules only
+    where the evidence pays for it, which keeps ~150 gold claims from being memorised past the rules."""
+    has = prior.abs().sum(-1) > 0
+    if not has.any():
+        return logits.new_zeros(())
+    head = (logits - scale * prior)[has]
+    return (head - head.mean(-1, keepdim=True)).pow(2).mean()
+
+
+def claim_loss(model, batch: dict[str, torch.Tensor], lw: LossWeights, class_w: torch.Tensor | None = None,
+               residual: tuple[float, float] = (0.0, 0.0)) -> torch.Tensor:
+    t, s = model(batch["input_ids"], batch["attention_mask"], batch["marker_pos"], batch.get("token_type_ids"),
+                 batch["prior_type"], batch["prior_stance"])
     w = batch["weight"].float()
     has_t = (batch["type_mask"].sum(-1) > 0).float()
     type_loss = (C.partial_nll(t, batch["type_mask"].float()) * w).sum() / has_t.sum().clamp(min=1)
     has_s = batch["stance_idx"] >= 0
-    ce = torch.nn.functional.cross_entropy(s, batch["stance_idx"].clamp(min=0), reduction="none")
-    stance_loss = (ce * w * has_s).sum() / has_s.sum().clamp(min=1)
-    return lw.type * type_loss + lw.stance * stance_loss
+    target = batch["stance_idx"].clamp(min=0)
+    ce = torch.nn.functional.cross_entropy(s, target, reduction="none")
+    cw = class_w[target] if class_w is not None else torch.ones_like(ce)
+    stance_loss = (ce * w * cw * has_s).sum() / (cw * has_s).sum().clamp(min=1e-6)
+    loss = lw.type * type_loss + lw.stance * stance_loss
+    for lam, logits, key, k in ((residual[0], t, "prior_type", 0), (residual[1], s, "prior_stance", 1)):
+        if lam:
+            loss = loss + lam * residual_penalty(logits, batch[key].float(), model.prior_scale[k])
+    return loss
 
 
 def span_loss(model, batch: dict[str, torch.Tensor], lw: LossWeights) -> torch.Tensor:
@@ -301,6 +361,9 @@ def fit(model, tokenizer, claims: Dataset, spans: list[dict[str, Any]], cfg: Tra
 
     gen = torch.Generator().manual_seed(cfg.seed)
     items = claims.to_list()
+    class_w = stance_weights([r["stance_idx"] for r in items], cfg.stance_balance)
+    with torch.no_grad():
+        model.prior_scale.copy_(torch.tensor(cfg.prior_scale))
     if cfg.freeze_layers > 0:
         frozen = [model.encoder.embeddings, *model.encoder.encoder.layer[: cfg.freeze_layers]]
         for p in (p for m in frozen for p in m.parameters()):
@@ -323,7 +386,8 @@ def fit(model, tokenizer, claims: Dataset, spans: list[dict[str, Any]], cfg: Tra
         for k, i in enumerate(order, 1):
             kind, idx = plan[i]
             if kind == "claim":
-                loss = claim_loss(model, C.pad([items[j] for j in idx], tokenizer.pad_token_id), cfg.loss_weights)
+                loss = claim_loss(model, C.pad([items[j] for j in idx], tokenizer.pad_token_id), cfg.loss_weights,
+                                  class_w, cfg.prior_residual)
             else:
                 loss = span_loss(model, C.pad([spans[j] for j in idx], tokenizer.pad_token_id), cfg.loss_weights)
             loss.backward()
@@ -383,14 +447,16 @@ def train(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | None = No
     """
     if cfg.base_epochs > 0 and cfg.init_from is None and _present(cfg):
         base = base_config(cfg)
-        key = hashlib.sha256(base.model_dump_json(exclude={"progress", "threads"}).encode()).hexdigest()
+        # Settings that only act on the gold (stage 2) leave the cached stage-1 model valid.
+        stage2_only = {"progress", "threads", "gold_rows", "prior_scale", "stance_balance", "prior_residual"}
+        key = hashlib.sha256(base.model_dump_json(exclude=stage2_only).encode()).hexdigest()
         base_dir = resolve(base.output_dir) / base.name
         meta = base_dir / C.TRAIN_META
         if not (meta.exists() and json.loads(meta.read_text()).get("key") == key and (base_dir / C.WEIGHTS).exists()):
             _train_stage(base, None, key)
         replay = {k: c.model_copy(update={"limit": min(c.limit or cfg.replay, cfg.replay)}) for k, c in cfg.corpora.items()}
         cfg = cfg.model_copy(update={"init_from": str(base_dir), "corpora": replay,
-                                     "span": cfg.span.model_copy(update={"limit": min(cfg.span.limit, cfg.replay)})})
+                                     "span": cfg.span.model_copy(update={"sample": min(cfg.span.limit, cfg.replay)})})
     return _train_stage(cfg, extra_examples)
 
 
@@ -411,7 +477,11 @@ def _train_stage(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | No
         docs, errors = gold_documents(gold, resolve(cfg.corpus_dir))
         data["errors"] = [str(e) for e in errors]
         data["files"][str(cfg.gold)] = sha256(gold)
-        rows = gold_examples(docs, cfg.gold_weight, cfg.exclude_docs)
+        rows = []
+        if cfg.gold_rows in ("pipeline", "both"):
+            rows += pipeline_examples(docs, cfg.gold_weight, cfg.exclude_docs)
+        if cfg.gold_rows in ("gold", "both"):
+            rows += gold_examples(docs, cfg.gold_weight, cfg.exclude_docs)
         random.Random(cfg.seed).shuffle(rows)
         n_dev = int(round(len(rows) * cfg.calibration.gold_dev_fraction)) if cfg.calibration.enabled else 0
         dev_rows += rows[:n_dev]
@@ -434,9 +504,13 @@ def _train_stage(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | No
     claims = concatenate_datasets(train_parts)
     data["train_rows_sha256"] = rows_hash(claims)
 
-    spans_train = load_spans(cfg, "train", cfg.span.limit)
+    n_cal = cfg.span.calibration if cfg.calibration.enabled else 0
+    spans_train = load_spans(cfg, "train", cfg.span.limit + n_cal)
+    spans_train, spans_cal = spans_train[: cfg.span.limit], spans_train[cfg.span.limit :]
+    if cfg.span.sample is not None and cfg.span.sample < len(spans_train):
+        spans_train = random.Random(cfg.seed).sample(spans_train, cfg.span.sample)
     spans_dev = load_spans(cfg, "dev", cfg.span.dev_limit) if cfg.calibration.enabled else []
-    data["counts"]["span_sentences"] = {"train": len(spans_train), "dev": len(spans_dev)}
+    data["counts"]["span_sentences"] = {"train": len(spans_train), "calibration": len(spans_cal), "dev": len(spans_dev)}
 
     # Model and tokenizer.
     if cfg.init_from:
@@ -450,7 +524,13 @@ def _train_stage(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | No
     losses = fit(model, tokenizer, tokenized, span_items, cfg)
     # Without calibration (leave-one-document-out folds) the dev pass is skipped: argmax does not need it.
     use_dev = dev_rows and cfg.calibration.enabled
-    dev, temps = dev_metrics(model, tokenizer, dev_rows, spans_dev, cfg) if use_dev else ({}, {})
+    o_bias = None
+    if spans_cal:
+        logits = C.span_logits(model, tokenizer, [r["sentence"] for r in spans_cal], cfg.max_length, cfg.batch_size * 2)
+        o_bias = C.fit_o_bias(logits, [r["spans"] for r in spans_cal])
+    dev, temps = dev_metrics(model, tokenizer, dev_rows, spans_dev, cfg, o_bias=o_bias or 0.0) if use_dev else ({}, {})
+    if o_bias is not None:
+        temps["span_o_bias"] = o_bias
 
     # Save: weights, tokenizer, label maps, temperatures, config, data hashes, metrics, model card.
     meta = {"name": cfg.name, "version": cfg.version, "max_length": cfg.max_length,
@@ -481,6 +561,11 @@ git-ignored and rebuilt from `train_config.json` (seed {seed}, deterministic on 
   project's gold (~150 claims): on its own it would overfit, while the attribution and subjectivity
   signal learnt from thousands of public-corpus sentences (cue words, reporting frames, evaluative
   language) is what stance depends on. One encoder also means one forward pass per claim at scoring time.
+- **Rule priors**: the rule labeler's type and stance probabilities for the claim are added as log-priors
+  to the heads' logits (weights {prior_scale} at the start, then learnt). With ~150 gold claims the model
+  learns where to correct the rules (opinion vs fact, endorsement) instead of relearning what they get right.
+  Gold rows are the pipeline's own segments labelled by the overlapping gold segment, so the training inputs
+  (markers from the attributor, rule priors) are those met when scoring.
 - **Partial labels**: corpora that only narrow the type down (PolNeAR "unattributed" = opinion or fact,
   CheckThat OBJ = fact or attributed) are trained with -log P(label in allowed set).
 - **Calibration**: one temperature per head, fitted on dev data (type: corpus dev splits and held-out gold;
@@ -509,7 +594,8 @@ def write_card(out: Path, cfg: TrainConfig, data: dict[str, Any], metrics: dict[
             elif isinstance(v, dict) and "f1" in v:
                 dev.append(f"- {corpus} {key}: F1 {v['f1']:.3f}")
     (out / "README.md").write_text(CARD.format(
-        name=cfg.name, version=cfg.version, seed=cfg.seed, context_words=cfg.context_words, max_length=cfg.max_length,
+        name=cfg.name, version=cfg.version, seed=cfg.seed, prior_scale=list(cfg.prior_scale),
+        context_words=cfg.context_words, max_length=cfg.max_length,
         temps=metrics["temperatures"] or "not fitted (no dev data)", data="\n".join(rows),
         dev="\n".join(dev) or "- no dev data", losses=[round(x, 4) for x in metrics["train_loss"]],
         seconds=metrics["seconds"]))

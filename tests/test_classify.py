@@ -137,3 +137,26 @@ def test_classifier_labeler_labels_every_claim_but_other(tiny, tmp_path):
         assert sum(c.type_scores.values()) == pytest.approx(1, abs=1e-3)
         assert c.type == max(c.type_scores, key=c.type_scores.get)
     assert all(c.model != "tinycls-0.0" for c in others)
+
+
+def test_decoding_joins_word_pieces_and_fitted_o_bias_drops_weak_spans():
+    import torch
+
+    B_SRC, I_SRC, B_CUE = (C.SPAN_TAGS.index(t) for t in ("B-SRC", "I-SRC", "B-CUE"))
+    # "Bornsten said it" as word pieces Born|sten|said|it; a B- on a piece continuing the word joins its span
+    offsets = [[0, 0], [0, 4], [4, 8], [9, 13], [14, 16], [0, 0]]
+    assert C._decode_bio([0, B_SRC, B_SRC, B_CUE, 0, 0], offsets) == [("SRC", 0, 8), ("CUE", 9, 13)]
+
+    # the head is sure of the source and the cue, and weakly over-tags "it" as a second source
+    def logits(weak: float) -> torch.Tensor:
+        lg = torch.zeros(len(offsets), len(C.SPAN_TAGS))
+        lg[1, B_SRC] = lg[2, I_SRC] = lg[3, B_CUE] = 4.0
+        lg[4, B_SRC] = weak
+        return lg
+
+    data = [(logits(0.8), offsets)] * 3
+    gold = [[(0, 8, "SRC"), (9, 13, "CUE")]] * 3
+    assert C.decode_spans(data)[0] == [("SRC", 0, 8), ("CUE", 9, 13), ("SRC", 14, 16)]
+    bias = C.fit_o_bias(data, gold)
+    assert 0.8 < bias < 4.0
+    assert C.decode_spans(data, bias)[0] == [("SRC", 0, 8), ("CUE", 9, 13)]

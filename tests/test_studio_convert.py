@@ -180,6 +180,10 @@ def test_task_example_matches_the_shared_example_schema(seed):
                 "type", "stance", "claim_id"):
         assert row[key] == ref[key], key
     assert row["before"] == ref["before"].strip() and row["after"] == ref["after"].strip()
+    # the rules' scores of the claim ride along as the model's priors, as they do when scoring
+    assert len(row["prior_type"]) == 3 and abs(sum(row["prior_type"]) - 1) < 1e-2 and len(row["prior_stance"]) == 3
+    if claim.source is not None:
+        assert max(range(3), key=row["prior_type"].__getitem__) == 0  # attributed
 
 
 def test_order_tasks_puts_least_confident_first():

@@ -144,3 +144,71 @@ def test_corpus_splits_subsample_and_weight_the_real_checkthat(tmp_path):
     assert again[0]["claim_id"] == tr["claim_id"]  # the same seeded sample
     absent = TrainConfig(datasets_dir=str(tmp_path), corpora={"checkthat": CorpusConfig()})
     assert corpus_splits(absent)[2] == {"checkthat": "absent"}
+
+
+def prior_rows(subjects, agree: bool, seed: int = 0):
+    """Toy rows with rule priors: either pointing at the true labels (weakly) or at random labels."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for r in toy_rows(subjects):
+        t = C.TYPE_LABELS.index(r["type"]) if agree else rng.randrange(3)
+        s = C.STANCE_LABELS.index(r["stance"]) if agree else rng.randrange(3)
+        rows.append({**r, "prior_type": [0.5 if k == t else 0.25 for k in range(3)],
+                     "prior_stance": [0.5 if k == s else 0.25 for k in range(3)]})
+    return rows
+
+
+@pytest.mark.parametrize("agree", [True, False])
+def test_model_learns_how_far_to_trust_the_rule_priors(tiny_encoder, tmp_path, agree):
+    """Priors that match the labels gain weight; priors that are noise lose it (text still decides)."""
+    from safetensors.torch import load_file
+
+    out = train(tiny_config(tiny_encoder, tmp_path, name=f"prior-{agree}", head_lr=2e-2, prior_scale=(1.0, 1.0)),
+                extra_examples=prior_rows(SUBJECTS[:10], agree))
+    scale = load_file(str(out / "model.safetensors"))["prior_scale"]
+    assert (scale > 1.2).all() if agree else (scale < 0.8).all(), scale
+    held_out = prior_rows(SUBJECTS[10:], agree, seed=1)
+    preds = C.Classifier(out).predict(held_out)
+    assert sum(p["type"] == r["type"] for p, r in zip(preds, held_out)) >= 11
+
+
+def test_pipeline_examples_carry_gold_labels_and_rule_priors():
+    """Gold labels land on the pipeline's own segments (the inputs seen when scoring), with the rules' priors."""
+    from annotate.evaluate import overlap
+    from annotate.train import gold_documents, pipeline_examples
+
+    docs, _ = gold_documents(ROOT / "labels" / "gold.jsonl", ROOT / "corpus")
+    held = docs[2]
+    rows = pipeline_examples(docs, exclude=[held.id])
+    assert rows and held.id not in {r["doc_id"] for r in rows}
+    gold = {c.claim_id: c for d in docs for c in d.claims}
+    by_doc = {d.id: d for d in docs}
+    for r in rows:
+        assert len(r["prior_type"]) == 3 and abs(sum(r["prior_type"]) - 1) < 1e-2
+        assert len(r["prior_stance"]) == 3 and r["type"] in C.TYPE_LABELS
+        assert r["sentence"][r["claim_start"] : r["claim_end"]] == r["claim"]
+        # the label is that of the gold segment overlapping the claim most
+        doc = by_doc[r["doc_id"]]
+        start = doc.text.index(r["sentence"]) + r["claim_start"]
+        span = type("S", (), {"start": start, "end": start + len(r["claim"])})
+        best = max((c for c in gold.values() if c.doc_id == doc.id), key=lambda c: overlap(c, span))
+        assert (r["type"], r["stance"]) == (best.type, best.stance)
+
+
+def test_residual_penalty_measures_departure_from_the_rules_only_where_they_spoke():
+    import torch
+
+    from annotate.train import residual_penalty
+
+    prior = torch.tensor([[-0.2, -1.8, -3.0], [0.0, 0.0, 0.0]])  # the second row has no rule prior
+    scale = torch.tensor(2.0)
+    follows = scale * prior + torch.tensor([[5.0], [0.0]])  # the rules' logits plus a constant: no departure
+    assert float(residual_penalty(follows, prior, scale)) == pytest.approx(0.0, abs=1e-6)
+    follows[1] = torch.tensor([9.0, -9.0, 0.0])  # anything goes without a prior
+    assert float(residual_penalty(follows, prior, scale)) == pytest.approx(0.0, abs=1e-6)
+    departs = follows.clone()
+    departs[0, 2] += 3.0
+    assert float(residual_penalty(departs, prior, scale)) > 0.5
+    assert float(residual_penalty(departs, torch.zeros_like(prior), scale)) == 0.0

@@ -9,10 +9,12 @@ The control names below must match `labels/label_config.xml`.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Iterable
 
 from ..examples import example_from_claim
 from ..model import SOURCE_KINDS, STANCES, TYPES, Claim, Document, Sentence, Source, Span
+from ..rules import RuleLabeler
 
 # Control and object names of labels/label_config.xml.
 TEXT, SPANS, TYPE, STANCE, KIND, CANONICAL, TARGET = "text", "span", "type", "stance", "source_kind", "canonical", "target"
@@ -241,6 +243,9 @@ def task_example(data: dict[str, Any], claim: Claim, corpus: str = "studio", wei
 
     local = Claim(**{**claim.__dict__, "start": claim.start - off, "end": claim.end - off, "sentence_index": 1,
                      "source": shift(claim.source), "cue": shift(claim.cue)})
-    row = example_from_claim(doc, local, corpus=corpus, weight=weight)
+    # The rules' scores of the same claim are the model's priors, as when scoring.
+    ruled = RuleLabeler().label_document(Document(id=doc.id, text=text, sentences=doc.sentences,
+                                                  claims=[copy.deepcopy(local)]))
+    row = example_from_claim(doc, local, corpus=corpus, weight=weight, rules=ruled.claims[0])
     row["before"], row["after"] = row["before"].strip(), row["after"].strip()
     return row

@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Score a synthetic corpus (sentences resampled from corpus/) with the fine-tuned "
                                    "model and compare claims/s with a transformers text-classification pipeline "
                                    "called once per claim, measured in the same run.")
-    p.add_argument("--docs", type=int, default=800, help="synthetic documents (default 800, about a minute here)")
+    p.add_argument("--docs", type=int, default=120, help="synthetic documents (default 120: about a minute on 2 cores)")
     p.add_argument("--model", help="model directory (default: the pipeline config's model_dir)")
     p.add_argument("--baseline-claims", type=int, default=400, help="claims the baseline classifies (default 400)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")

@@ -76,7 +76,7 @@ class TrainConfig(BaseModel):
     corpus_dir: str = "corpus"
     gold_weight: float = 1.0
     gold_repeat: int = 4  # the gold is tiny next to the corpora: it is seen this many times per epoch
-    gold_rows: Literal["pipeline", "gold", "both"] = "pipeline"  # pipeline_examples, gold_examples or both
+    gold_rows: Literal["pipeline", "gold"] = "pipeline"  # pipeline_examples or gold_examples
     base_epochs: int = 2  # stage 1: the public corpora alone (0: one stage on everything)
     base_name: str | None = None  # stage-1 model folder (default <name>-base), reused while its inputs are unchanged
     replay: int = 200  # stage 2: examples per public corpus mixed in with the gold
@@ -177,9 +177,9 @@ def gold_examples(docs: Iterable[Document], weight: float = 1.0, exclude: Iterab
     scores of the same segments (gold segmentation and attribution) as priors."""
     from .rules import RuleLabeler
 
-    rows = []
+    rows, skip = [], set(exclude)
     for d in docs:
-        if d.id in set(exclude):
+        if d.id in skip:
             continue
         ruled = RuleLabeler().label_document(copy.deepcopy(d))
         rows += [example_from_claim(d, c, corpus="gold", weight=weight, rules=r)
@@ -477,11 +477,8 @@ def _train_stage(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | No
         docs, errors = gold_documents(gold, resolve(cfg.corpus_dir))
         data["errors"] = [str(e) for e in errors]
         data["files"][str(cfg.gold)] = sha256(gold)
-        rows = []
-        if cfg.gold_rows in ("pipeline", "both"):
-            rows += pipeline_examples(docs, cfg.gold_weight, cfg.exclude_docs)
-        if cfg.gold_rows in ("gold", "both"):
-            rows += gold_examples(docs, cfg.gold_weight, cfg.exclude_docs)
+        make_rows = pipeline_examples if cfg.gold_rows == "pipeline" else gold_examples
+        rows = make_rows(docs, cfg.gold_weight, cfg.exclude_docs)
         random.Random(cfg.seed).shuffle(rows)
         n_dev = int(round(len(rows) * cfg.calibration.gold_dev_fraction)) if cfg.calibration.enabled else 0
         dev_rows += rows[:n_dev]
@@ -552,7 +549,8 @@ that `annotate score` segments, plus source/cue span tags. Written by `annotate 
 git-ignored and rebuilt from `train_config.json` (seed {seed}, deterministic on CPU).
 
 ## Design
-- **Encoder**: all-MiniLM-L6-v2 (6-layer BERT, 384 dims), fine-tuned end to end; small enough for CPU.
+- **Encoder**: all-MiniLM-L6-v2 (6-layer BERT, 384 dims), fine-tuned with the embeddings and the bottom
+  {freeze} layers frozen; small enough for CPU.
 - **Input**: the claim's sentence with `[CLM]..[/CLM]`, `[SRC]..[/SRC]`, `[CUE]..[/CUE]` markers, paired with
   `[NEXT]` the next sentence and `[PREV]` the previous one ({context_words} words each, max {max_length}
   tokens): scepticism is often voiced in the next sentence or in scare quotes inside the sentence.
@@ -594,7 +592,7 @@ def write_card(out: Path, cfg: TrainConfig, data: dict[str, Any], metrics: dict[
             elif isinstance(v, dict) and "f1" in v:
                 dev.append(f"- {corpus} {key}: F1 {v['f1']:.3f}")
     (out / "README.md").write_text(CARD.format(
-        name=cfg.name, version=cfg.version, seed=cfg.seed, prior_scale=list(cfg.prior_scale),
+        name=cfg.name, version=cfg.version, seed=cfg.seed, prior_scale=list(cfg.prior_scale), freeze=cfg.freeze_layers,
         context_words=cfg.context_words, max_length=cfg.max_length,
         temps=metrics["temperatures"] or "not fitted (no dev data)", data="\n".join(rows),
         dev="\n".join(dev) or "- no dev data", losses=[round(x, 4) for x in metrics["train_loss"]],

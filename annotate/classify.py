@@ -222,7 +222,8 @@ def load(model_dir: str | Path) -> tuple[ClaimClassifier, Any, dict[str, Any], d
     try:
         model.load_state_dict(load_file(str(d / WEIGHTS)))
     except RuntimeError as exc:
-        raise ModelError(f"{d / WEIGHTS}: weights do not fit the model ({str(exc).splitlines()[0]})") from None
+        raise ModelError(f"{d / WEIGHTS}: weights do not fit the model ({str(exc).splitlines()[0]}); "
+                         "a model from an older version: run `annotate train` again") from None
     temps = json.loads((d / CALIBRATION).read_text()) if (d / CALIBRATION).exists() else {}
     return model.eval(), tok, meta, temps
 

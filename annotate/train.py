@@ -447,8 +447,8 @@ def train(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | None = No
     """
     if cfg.base_epochs > 0 and cfg.init_from is None and _present(cfg):
         base = base_config(cfg)
-        # Settings that only act on the gold (stage 2) leave the cached stage-1 model valid.
-        stage2_only = {"progress", "threads", "gold_rows", "prior_scale", "stance_balance", "prior_residual"}
+        # Settings that only act on the gold (stage 2), or on where it is written, leave the cached stage-1 model valid.
+        stage2_only = {"progress", "threads", "output_dir", "gold_rows", "prior_scale", "stance_balance", "prior_residual"}
         key = hashlib.sha256(base.model_dump_json(exclude=stage2_only).encode()).hexdigest()
         base_dir = resolve(base.output_dir) / base.name
         meta = base_dir / C.TRAIN_META

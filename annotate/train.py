@@ -447,9 +447,10 @@ def train(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | None = No
     """
     if cfg.base_epochs > 0 and cfg.init_from is None and _present(cfg):
         base = base_config(cfg)
-        # Settings that only act on the gold (stage 2), or on where it is written, leave the cached stage-1 model valid.
-        stage2_only = {"progress", "threads", "output_dir", "gold_rows", "prior_scale", "stance_balance", "prior_residual"}
-        key = hashlib.sha256(base.model_dump_json(exclude=stage2_only).encode()).hexdigest()
+        # Settings that do not change the stage-1 model (where it is written, how it reports, what only acts on
+        # the gold in stage 2) leave its cache valid.
+        not_keyed = {"progress", "threads", "output_dir", "gold_rows", "prior_scale", "stance_balance", "prior_residual"}
+        key = hashlib.sha256(base.model_dump_json(exclude=not_keyed).encode()).hexdigest()
         base_dir = resolve(base.output_dir) / base.name
         meta = base_dir / C.TRAIN_META
         if not (meta.exists() and json.loads(meta.read_text()).get("key") == key and (base_dir / C.WEIGHTS).exists()):

@@ -36,7 +36,13 @@ def print_summary(summary: dict, report=None) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from .score import iter_claim_rows, load_labeler, pipeline_config, score_paths, summarize
+    from .score import (
+        iter_claim_rows,
+        load_labeler,
+        pipeline_config,
+        score_paths,
+        summarize,
+    )
 
     cfg = pipeline_config(args.config, labeler=args.labeler, model_dir=args.model)
     labeler = load_labeler(cfg, say=_say)
@@ -128,6 +134,115 @@ def cmd_studio_serve(args: argparse.Namespace) -> int:
     from .studio.client import load_config
 
     serve(args.port, args.host, args.model, args.secret, load_config(args.config), say=_say)
+    return 0
+
+
+def _voa_texts(path: str | None) -> Path:
+    from .train import load_config, resolve
+
+    return Path(path) if path else resolve(load_config().datasets_dir) / "voa-news"
+
+
+def _voa_docs(path: str | None) -> dict:
+    from .corpora import load_voa_news
+
+    return {d.id: d for d in load_voa_news(_voa_texts(path))}
+
+
+def cmd_gold_scaffold(args: argparse.Namespace) -> int:
+    from .handlabel import scaffold
+    from .model import Document
+    from .rules import RuleLabeler
+    from .score import pipeline_config, score_documents
+
+    docs = _voa_docs(args.texts)
+    out = Path(args.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for doc_id in args.ids:
+        if doc_id not in docs:
+            raise AnnotateError(f"{doc_id}: no such article in {_voa_texts(args.texts)}")
+        path = out / f"{doc_id}.yaml"
+        if path.exists():
+            _say(f"{path} exists: left as it is")
+            continue
+        (segmented,) = score_documents([Document.from_record(docs[doc_id].to_record())], RuleLabeler(),
+                                       pipeline_config(verify=False, report=False))
+        path.write_text(scaffold(docs[doc_id], segmented), encoding="utf-8")
+        print(f"wrote {path}")
+    return 0
+
+
+def _compile_file(path: Path, docs: dict) -> tuple[list[dict], str | None]:
+    from .handlabel import LabelFileError, compile_segments, doc_id_of, load_items
+
+    source = path.read_text(encoding="utf-8")
+    doc_id = doc_id_of(source) or path.stem
+    if doc_id not in docs:
+        return [], f"{path}: no article {doc_id!r}"
+    try:
+        return compile_segments(load_items(source, str(path)), docs[doc_id]), None
+    except LabelFileError as exc:
+        return [], f"{path}: {exc}"
+
+
+def cmd_gold_check(args: argparse.Namespace) -> int:
+    from .handlabel import render
+
+    docs, failed = _voa_docs(args.texts), 0
+    for path in map(Path, args.files):
+        rows, err = _compile_file(path, docs)
+        if err:
+            failed += 1
+            print(err)
+        elif not args.quiet:
+            print(f"== {path}: {len(rows)} segments\n" + render(rows, docs[rows[0]["doc_id"]]))
+    print(f"{len(args.files) - failed} of {len(args.files)} files compile")
+    return 1 if failed else 0
+
+
+def cmd_gold_build(args: argparse.Namespace) -> int:
+    from .handlabel import write_rows
+
+    docs, rows, failed = _voa_docs(args.texts), [], []
+    compiled = {}
+    for path in sorted(Path(args.dir).glob("*.yaml")):
+        got, err = _compile_file(path, docs)
+        if err:
+            failed.append(err)
+        elif got:
+            compiled[got[0]["doc_id"]] = got
+    for doc_id in docs:  # manifest order
+        rows += compiled.get(doc_id, [])
+    for err in failed:
+        _say(f"error: {err}")
+    write_rows(args.out, rows)
+    print(f"wrote {len(rows)} segments of {len(compiled)} articles to {args.out} ({len(failed)} files failed)")
+    return 1 if failed else 0
+
+
+def cmd_gold_export(args: argparse.Namespace) -> int:
+    from .gold import read_rows
+    from .handlabel import decompile
+
+    docs = _voa_docs(args.texts)
+    by_doc, errors = read_rows(Path(args.gold))
+    out = Path(args.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for doc_id, rows in by_doc.items():
+        if args.ids and doc_id not in args.ids:
+            continue
+        (out / f"{doc_id}.yaml").write_text(decompile(rows, docs[doc_id]), encoding="utf-8")
+    print(f"wrote {len(args.ids or by_doc)} working files to {out}")
+    return 0
+
+
+def cmd_gold_agree(args: argparse.Namespace) -> int:
+    from .gold import read_rows
+    from .handlabel import agreement
+
+    first, _ = read_rows(Path(args.first))
+    second, _ = read_rows(Path(args.second))
+    print(json.dumps(agreement(first, second).summary(), indent=2))
     return 0
 
 
@@ -226,6 +341,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--secret", help="shared secret callers must send (default: $ANNOTATE_STUDIO_SECRET)")
     p.add_argument("--config", default="studio.yaml", help="studio config (default: configs/studio.yaml)")
     p.set_defaults(func=cmd_studio_serve)
+
+    p = sub.add_parser("gold", help="hand labels of voa-news: working files, compile, agreement",
+                       description="Hand-label articles whose text stays outside the project: YAML working files that "
+                                   "quote the text compile to offsets-only gold rows (labels/voa-news.jsonl).")
+    gold = p.add_subparsers(dest="gold_command", required=True, metavar="GOLD_COMMAND")
+    texts = argparse.ArgumentParser(add_help=False)
+    texts.add_argument("--texts", help="the voa-news folder (default: <datasets_dir>/voa-news of configs/train.yaml)")
+    p = gold.add_parser("scaffold", parents=[texts], help="working files with the segmenter's segments, unlabeled")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--dir", required=True, help="folder for the working files")
+    p.set_defaults(func=cmd_gold_scaffold)
+    p = gold.add_parser("check", parents=[texts], help="compile working files and show the labels in context")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--quiet", action="store_true", help="only report problems")
+    p.set_defaults(func=cmd_gold_check)
+    p = gold.add_parser("build", parents=[texts], help="compile a folder of working files into one gold JSONL")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_gold_build)
+    p = gold.add_parser("export", parents=[texts], help="working files from a gold JSONL (to correct it)")
+    p.add_argument("gold", metavar="GOLD")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--ids", nargs="*", help="only these articles")
+    p.set_defaults(func=cmd_gold_export)
+    p = gold.add_parser("agree", help="agreement of two readers (Cohen's kappa for type and stance, sources)")
+    p.add_argument("first", metavar="FIRST")
+    p.add_argument("second", metavar="SECOND")
+    p.set_defaults(func=cmd_gold_agree)
     return parser
 
 

@@ -494,3 +494,34 @@ def polnear_spans(root: Path, split: str = "train", limit: int | None = None, *,
 
     rows = _polnear(root, split, limit, st, mode, cache_dir, emit)
     return _finish(rows, st, t0, SPAN_FEATURES)
+
+
+# --- voa-news: the project's own in-domain articles (labels in labels/voa-news.jsonl) --------------------------
+
+VOA_FOLDER = "voa-news"
+VOA_GROUPS = ("pA", "cB", "rD", "mE", "aF", "uS")  # the six topic groups: the two letters before each id's number
+
+
+def voa_manifest(root: Path) -> list[dict[str, Any]]:
+    """The lines of `voa-news/manifest.jsonl` (id, split, url, title, date, genre, ...), in file order."""
+    import json
+
+    path = Path(root) / "manifest.jsonl"
+    if not path.exists():
+        raise InputError(str(path), "no voa-news manifest here (is datasets_dir right?)")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load_voa_news(root: Path, split: str | None = None) -> list:
+    """The voa-news articles (all, or those of one `split`: train, dev or test) as `Document`s, outlet "VOA"."""
+    from .corpus import decode
+    from .model import Document
+
+    docs = []
+    for m in voa_manifest(root):
+        if split is not None and m["split"] != split:
+            continue
+        path = Path(root) / f"{m['id']}.txt"
+        docs.append(Document(id=m["id"], text=decode(path.read_bytes(), str(path)), title=m.get("title"),
+                             outlet="VOA", date=m.get("date"), url=m.get("url"), path=str(path)))
+    return docs

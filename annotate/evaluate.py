@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 import torch
 
 from . import classify as C
-from .metrics import binary_f1, format_report, report, span_overlap_f1
+from .metrics import align, binary_f1, format_report, overlap, report, span_overlap_f1  # noqa: F401
 from .model import TYPES, Document
 
 SUBJ = {"opinion", "subjective"}
@@ -71,19 +71,6 @@ def span_dev_metrics(model, tokenizer, span_dev: list[dict[str, Any]], cfg, o_bi
 
 # --- seeds, leave one document out ---------------------------------------------------------------------------
 
-def overlap(a, b) -> int:
-    return max(0, min(a.end, b.end) - max(a.start, b.start))
-
-
-def align(gold: Iterable, pred: list) -> list:
-    """For each gold segment, the predicted segment with the largest character overlap (None when none overlaps)."""
-    out = []
-    for g in gold:
-        best = max(pred, key=lambda p: overlap(g, p), default=None)
-        out.append(best if best is not None and overlap(g, best) > 0 else None)
-    return out
-
-
 def aligned_labels(gold_docs: list[Document], pred_docs: dict[str, Document]) -> dict[str, list]:
     """Gold and predicted type and stance per gold segment ("none" where nothing aligns or no stance)."""
     out: dict[str, list] = {"type_gold": [], "type_pred": [], "stance_gold": [], "stance_pred": []}
@@ -108,7 +95,8 @@ def evaluate_seeds(train_cfg, say: Callable[[str], None] = print) -> dict[str, A
     from .corpus import iter_documents
     from .rules import RuleLabeler
     from .score import score_documents
-    from .train import gold_documents, gold_examples, resolve, train
+    from .gold import gold_documents
+    from .train import gold_examples, resolve, train
 
     gold_docs, errors = gold_documents(resolve(train_cfg.gold), resolve(train_cfg.corpus_dir))
     raw = {d.id: d for d in iter_documents([resolve(train_cfg.corpus_dir)]) if isinstance(d, Document)}

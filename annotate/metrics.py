@@ -98,3 +98,16 @@ def format_report(name: str, rep: dict[str, Any]) -> str:
     for lab, row in zip(labels, rep["confusion"]):
         lines.append(f"  {lab:<{w}}  " + " ".join(f"{c:>5}" for c in row))
     return "\n".join(lines)
+
+
+def overlap(a, b) -> int:
+    return max(0, min(a.end, b.end) - max(a.start, b.start))
+
+
+def align(gold: Iterable, pred: list) -> list:
+    """For each gold segment, the predicted segment with the largest character overlap (None when none overlaps)."""
+    out = []
+    for g in gold:
+        best = max(pred, key=lambda p: overlap(g, p), default=None)
+        out.append(best if best is not None and overlap(g, best) > 0 else None)
+    return out

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import random
-import re
 import time
 from pathlib import Path
 from typing import Any, Iterable, Literal
@@ -28,9 +27,10 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from . import classify as C  # noqa: E402
 from .config import load  # noqa: E402
-from .errors import ConfigError, InputError  # noqa: E402
+from .errors import ConfigError  # noqa: E402
 from .examples import FEATURES, example_from_claim, to_dataset  # noqa: E402
-from .model import Claim, Document, Sentence  # noqa: E402
+from .gold import gold_documents  # noqa: E402
+from .model import Document  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,60 +118,6 @@ def load_config(path: str | Path = "train.yaml", **overrides) -> TrainConfig:
 
 # --- 2. data ---------------------------------------------------------------------------------------------------
 
-def read_gold(path: Path) -> tuple[dict[str, list[dict]], list[InputError]]:
-    """Gold rows (output schema) grouped by document, in file order; bad lines become errors."""
-    by_doc: dict[str, list[dict]] = {}
-    errors: list[InputError] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            by_doc.setdefault(row["doc_id"], []).append(row)
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            errors.append(InputError(f"{path}:{n}", f"not a gold row ({exc})"))
-    return by_doc, errors
-
-
-def gold_documents(gold: Path, corpus_dir: Path) -> tuple[list[Document], list[InputError]]:
-    """The gold documents with their gold claims; sentences are the union of each sentence's gold segments."""
-    from .corpus import iter_documents
-
-    by_doc, errors = read_gold(gold)
-    texts = {d.id: d for d in iter_documents([corpus_dir]) if isinstance(d, Document)}
-    docs = []
-    for doc_id, rows in by_doc.items():
-        if doc_id not in texts:
-            errors.append(InputError(f"{gold}", f"document {doc_id!r} is not in {corpus_dir}"))
-            continue
-        doc = texts[doc_id]
-        claims = []
-        for row in rows:
-            c = Claim.from_row(row)
-            if doc.text[c.start : c.end] != c.text:
-                errors.append(InputError(f"{gold}: {c.claim_id}", "text does not match the document at start:end"))
-                continue
-            claims.append(c)
-        bounds: dict[int, tuple[int, int]] = {}
-        for c in claims:
-            lo, hi = bounds.get(c.sentence_index, (c.start, c.end))
-            bounds[c.sentence_index] = (min(lo, c.start), max(hi, c.end))
-        # Gold claim spans leave out attribution frames ("X claimed that"): a sentence also takes the text after
-        # the previous sentence's final punctuation, so the cue and source stay inside it.
-        prev = 0
-        for i in sorted(bounds):
-            lo, hi = bounds[i]
-            gap = doc.text[prev:lo]  # a line break wins over a full stop, which may end an abbreviation ("V. Pant")
-            cuts = [m.end() for m in re.finditer(r"\n\s*", gap)] or [m.end() for m in re.finditer(r"[.!?][\"”’)\]]*\s+", gap)]
-            bounds[i] = (prev + cuts[-1] if cuts else lo, hi)
-            prev = hi
-        n = max(bounds, default=-1) + 1
-        doc.sentences = [Sentence(i, *bounds.get(i, (0, 0)), doc.text[slice(*bounds.get(i, (0, 0)))]) for i in range(n)]
-        doc.claims = claims
-        docs.append(doc)
-    return docs, errors
-
-
 def gold_examples(docs: Iterable[Document], weight: float = 1.0, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Example rows of every gold claim that is not `other`, outside the excluded documents, with the rules'
     scores of the same segments (gold segmentation and attribution) as priors."""
@@ -190,7 +136,7 @@ def gold_examples(docs: Iterable[Document], weight: float = 1.0, exclude: Iterab
 def pipeline_examples(docs: Iterable[Document], weight: float = 1.0, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Rows of the claims the pipeline (segmenter, attributor, rules) finds in the gold documents, each labelled
     with the gold segment it overlaps most: the inputs, markers and priors the model sees when scoring."""
-    from .evaluate import align
+    from .metrics import align
     from .rules import RuleLabeler
     from .score import score_documents
 

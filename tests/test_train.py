@@ -116,7 +116,8 @@ def test_project_config_loads_with_datasets_dir_relative_to_repo():
 
 
 def test_gold_documents_rebuild_the_seed_claims_in_context():
-    from annotate.train import gold_documents, gold_examples
+    from annotate.gold import gold_documents
+    from annotate.train import gold_examples
 
     gold = ROOT / "labels" / "gold.jsonl"
     if not gold.exists():
@@ -177,7 +178,8 @@ def test_model_learns_how_far_to_trust_the_rule_priors(tiny_encoder, tmp_path, a
 def test_pipeline_examples_carry_gold_labels_and_rule_priors():
     """Gold labels land on the pipeline's own segments (the inputs seen when scoring), with the rules' priors."""
     from annotate.evaluate import overlap
-    from annotate.train import gold_documents, pipeline_examples
+    from annotate.gold import gold_documents
+    from annotate.train import pipeline_examples
 
     docs, _ = gold_documents(ROOT / "labels" / "gold.jsonl", ROOT / "corpus")
     held = docs[2]

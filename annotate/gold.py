@@ -1,0 +1,102 @@
+"""The project's hand labels: reading gold files into `Document`s with their gold claims.
+
+Two kinds of gold file share the output schema (`Claim.to_row`, `model = "gold"`):
+- `labels/gold.jsonl` over the seed articles in `corpus/`, rows with their `text`;
+- `labels/voa-news.jsonl` over `../shared/datasets/voa-news/` (texts that may not be copied into the project):
+  rows hold offsets only, and the text of each span is read from the article when the file is loaded.
+
+Both are read by `gold_documents`; training (`train.py`) and evaluation (`evaluate.py`) build on it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Iterable
+
+from .errors import InputError
+from .model import Claim, Document, Sentence
+
+# A full stop, question or exclamation mark with closing quotes or brackets, then space: a sentence ends there.
+SENTENCE_END = re.compile(r"[.!?][\"”’)\]]*\s+")
+
+
+def read_rows(path: Path) -> tuple[dict[str, list[dict]], list[InputError]]:
+    """Gold rows grouped by document, in file order; bad lines become errors naming the line."""
+    by_doc: dict[str, list[dict]] = {}
+    errors: list[InputError] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            by_doc.setdefault(row["doc_id"], []).append(row)
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            errors.append(InputError(f"{path}:{n}", f"not a gold row ({exc})"))
+    return by_doc, errors
+
+
+def with_text(row: dict, text: str) -> dict:
+    """An offsets-only gold row with the `text` of the claim, source and cue filled in from the document."""
+    row = {**row, "text": text[row["start"] : row["end"]]}
+    for key in ("source", "cue"):
+        if row.get(key):
+            row[key] = {**row[key], "text": text[row[key]["start"] : row[key]["end"]]}
+    return row
+
+
+def rebuild_sentences(doc: Document) -> None:
+    """`doc.sentences` from the gold claims' `sentence_index`.
+
+    Gold claim spans leave attribution frames out ("X claimed that"), so a sentence also takes the text after the
+    previous sentence's end (a line break, else a final full stop), and its cue and source stay inside it.
+    """
+    bounds: dict[int, tuple[int, int]] = {}
+    for c in doc.claims:
+        lo, hi = bounds.get(c.sentence_index, (c.start, c.end))
+        bounds[c.sentence_index] = (min(lo, c.start), max(hi, c.end))
+    prev = 0
+    for i in sorted(bounds):
+        lo, hi = bounds[i]
+        gap = doc.text[prev:lo]  # a line break wins over a full stop, which may end an abbreviation ("V. Pant")
+        cuts = [m.end() for m in re.finditer(r"\n\s*", gap)] or [m.end() for m in SENTENCE_END.finditer(gap)]
+        bounds[i] = (prev + cuts[-1] if cuts else lo, hi)
+        prev = hi
+    n = max(bounds, default=-1) + 1
+    doc.sentences = [Sentence(i, *bounds.get(i, (0, 0)), doc.text[slice(*bounds.get(i, (0, 0)))]) for i in range(n)]
+
+
+def gold_documents(gold: Path, texts: Path | Iterable[Document]) -> tuple[list[Document], list[InputError]]:
+    """The labeled documents with their gold claims and sentences.
+
+    `texts` is the folder of the articles (`corpus/`, or `voa-news/`) or the documents themselves. Rows without
+    `text` (offsets-only files) take it from the article; rows with it must match the article at their offsets.
+    """
+    from .corpus import iter_documents
+
+    by_doc, errors = read_rows(gold)
+    if isinstance(texts, Path):
+        where = str(texts)
+        texts = [d for d in iter_documents([texts]) if isinstance(d, Document)]
+    else:
+        where = "the given documents"
+    by_id = {d.id: d for d in texts}
+    docs = []
+    for doc_id, rows in by_doc.items():
+        if doc_id not in by_id:
+            errors.append(InputError(f"{gold}", f"document {doc_id!r} is not in {where}"))
+            continue
+        doc = Document.from_record(by_id[doc_id].to_record())
+        claims = []
+        for row in rows:
+            full = with_text(row, doc.text) if "text" not in row else row
+            c = Claim.from_row(full)
+            if doc.text[c.start : c.end] != c.text or c.end > len(doc.text):
+                errors.append(InputError(f"{gold}: {c.claim_id}", "text does not match the document at start:end"))
+                continue
+            claims.append(c)
+        doc.claims = claims
+        rebuild_sentences(doc)
+        docs.append(doc)
+    return docs, errors

@@ -18,8 +18,11 @@ from typing import Iterable
 from .errors import InputError
 from .model import Claim, Document, Sentence
 
-# A full stop, question or exclamation mark with closing quotes or brackets, then space: a sentence ends there.
-SENTENCE_END = re.compile(r"[.!?][\"”’)\]]*\s+")
+# A full stop, question or exclamation mark with closing quotes or brackets, then space: a sentence ends there,
+# unless the full stop ends an initial or an abbreviation ("U.S.", "Harsh V. Pant", "Gen.", "Jan.").
+SENTENCE_END = re.compile(r"(?<!\b[A-Z])(?<!\b(?:Mr|Ms|Dr|Lt|St|Sr|Jr|No|Co|vs))(?<!\b(?:Mrs|Gen|Col|Maj|Sgt|Adm|"
+                          r"Rep|Sen|Gov|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Oct|Nov|Dec|Inc|Ltd|etc))(?<!\bCapt|\bSept)"
+                          r"[.!?][\"”’)\]]*\s+")
 
 
 def read_rows(path: Path) -> tuple[dict[str, list[dict]], list[InputError]]:

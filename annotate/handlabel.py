@@ -279,7 +279,7 @@ def render(rows: list[dict], doc: Document) -> str:
             s = full["source"]
             line += f"  source={s['text']!r}@{s['start']} -> {s['canonical']} ({s['kind']})"
         if r.get("cue"):
-            line += f"  cue={full['cue']['text']!r}"
+            line += f"  cue={full['cue']['text']!r}@{r['cue']['start']}"
         if r.get("target"):
             line += f"  target=[{ids.get(r['target'])}]"
         out.append(line + f"\n     {full['text']!r}")
@@ -289,9 +289,14 @@ def render(rows: list[dict], doc: Document) -> str:
 # --- agreement between two readers ------------------------------------------------------------------------------
 
 def normal_name(name: str | None) -> str:
-    """A source name compared loosely: case, leading articles, possessives and punctuation do not count."""
-    s = (name or "").lower().replace("’", "'")
-    s = re.sub(r"'s\b", "", s)
+    """A source name compared loosely: case, leading articles, possessives and punctuation do not count, and a
+    state's names, capitals and adjectives are the state ("US military" = "United States military")."""
+    from .attribute import name_tables
+
+    s = (name or "").replace("’", "'")
+    for alias, state, case in name_tables().states:
+        s = re.sub(rf"(?<!\w){re.escape(alias)}(?!\w)", state, s, flags=0 if case else re.I)
+    s = re.sub(r"'s\b", "", s.lower())
     s = re.sub(r"[^\w\s]", "", s)
     s = re.sub(r"^(the|a|an)\s+", "", s.strip())
     return " ".join(s.split())

@@ -104,7 +104,7 @@ class Claim:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "Claim":
-        """Inverse of `to_row`; tolerates rows without the optional fields."""
+        """Inverse of `to_row`; tolerates rows without the optional fields (and offsets-only spans)."""
         doc_id = row["doc_id"]
         index = int(str(row.get("claim_id", f"{doc_id}:0")).rsplit(":", 1)[1])
         src = row.get("source")
@@ -118,10 +118,10 @@ class Claim:
             text=row["text"],
             type=row.get("type", "other"),
             type_scores=row.get("type_scores"),
-            source=Source(src["start"], src["end"], src["text"], src.get("canonical", ""), src.get("kind", "other"))
+            source=Source(src["start"], src["end"], src.get("text", ""), src.get("canonical", ""), src.get("kind", "other"))
             if src
             else None,
-            cue=Span(cue["start"], cue["end"], cue["text"]) if cue else None,
+            cue=Span(cue["start"], cue["end"], cue.get("text", "")) if cue else None,
             stance=row.get("stance"),
             stance_scores=row.get("stance_scores"),
             target=row.get("target"),

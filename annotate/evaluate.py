@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 import torch
 
 from . import classify as C
-from .metrics import align, binary_f1, format_report, overlap, report, span_overlap_f1  # noqa: F401
+from .metrics import align, binary_f1, ece, format_report, overlap, report, span_overlap_f1  # noqa: F401
 from .model import TYPES, Document
 
 SUBJ = {"opinion", "subjective"}
@@ -88,6 +88,44 @@ def aligned_labels(gold_docs: list[Document], pred_docs: dict[str, Document]) ->
 def _reports(lab: dict[str, list]) -> dict[str, Any]:
     return {"type": report(lab["type_gold"], lab["type_pred"], list(TYPES)),
             "stance": report(lab["stance_gold"], lab["stance_pred"], list(C.STANCE_LABELS))}
+
+
+def judge(gold_docs: list[Document], pred_docs: dict[str, Document]) -> dict[str, Any]:
+    """Everything the product promises, scored on labeled documents: type and stance (per-label P/R/F1, macro-F1,
+    confusion, calibration error), attributed F1, source canonical name and kind accuracy, and the claims typed
+    `attributed` without a source."""
+    from .handlabel import normal_name
+
+    lab = aligned_labels(gold_docs, pred_docs)
+    out = _reports(lab)
+    pairs = [(g, p) for gd in gold_docs for g, p in zip(gd.claims, align(gd.claims, pred_docs[gd.id].claims))]
+    out["attributed"] = binary_f1([g.type == "attributed" for g, _ in pairs],
+                                  [p is not None and p.type == "attributed" for _, p in pairs])
+    att = [(g, p) for g, p in pairs if g.type == "attributed"]
+    named = [(g, p) for g, p in att if p is not None and p.type == "attributed"]
+
+    def right(g, p) -> bool:
+        return p is not None and p.source is not None and normal_name(p.source.canonical) == normal_name(g.source.canonical)
+
+    out["source"] = {
+        "n": len(att),
+        "canonical_accuracy": sum(right(g, p) for g, p in att) / max(1, len(att)),
+        "canonical_accuracy_typed_attributed": sum(right(g, p) for g, p in named) / max(1, len(named)),
+        "kind_accuracy": sum(p is not None and p.source is not None and p.source.kind == g.source.kind
+                             for g, p in att) / max(1, len(att)),
+        "span_overlap": sum(p is not None and p.source is not None and p.source.start < g.source.end
+                            and g.source.start < p.source.end for g, p in att) / max(1, len(att)),
+    }
+    preds = [c for d in pred_docs.values() for c in d.claims]
+    out["attributed_without_source"] = sum(c.type == "attributed" and c.source is None for c in preds)
+    out["predicted_attributed"] = sum(c.type == "attributed" for c in preds)
+    claims = [(g, p) for g, p in pairs if g.type != "other" and p is not None and p.type_scores]
+    out["calibration"] = {
+        "type": ece([g.type for g, _ in claims], [p.type_scores for _, p in claims]),
+        "stance": ece([g.stance for g, p in claims if p.stance_scores], [p.stance_scores for _, p in claims
+                                                                         if p.stance_scores]),
+    }
+    return out
 
 
 def evaluate_seeds(train_cfg, say: Callable[[str], None] = print) -> dict[str, Any]:

@@ -111,3 +111,20 @@ def align(gold: Iterable, pred: list) -> list:
         best = max(pred, key=lambda p: overlap(g, p), default=None)
         out.append(best if best is not None and overlap(g, best) > 0 else None)
     return out
+
+
+def ece(gold: Sequence[str], scores: Sequence[dict[str, float] | None], bins: int = 10) -> dict[str, float]:
+    """Expected calibration error of the top label: the support-weighted gap between confidence and accuracy over
+    equal-width confidence bins (rows without scores are left out)."""
+    pairs = [(max(s.values()), max(s, key=s.get) == g) for g, s in zip(gold, scores, strict=True) if s]
+    if not pairs:
+        return {"ece": 0.0, "n": 0}
+    total = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [(c, ok) for c, ok in pairs if lo < c <= hi or (b == 0 and c == 0)]
+        if inside:
+            conf = sum(c for c, _ in inside) / len(inside)
+            acc = sum(ok for _, ok in inside) / len(inside)
+            total += len(inside) / len(pairs) * abs(conf - acc)
+    return {"ece": total, "n": len(pairs)}

@@ -38,15 +38,30 @@ def _has(text: str, phrases) -> bool:
 
 def _opens_with_anaphor(text: str, lex: dict) -> bool:
     low = text.lower().lstrip("“\"([ ")
-    return any(low.startswith(a + " ") for a in lex["scepticism"]["anaphors"])
+    return any(low.startswith(a + " ") or low.startswith(a + ",") for a in lex["scepticism"]["anaphors"])
+
+
+def voices_doubt(text: str, lex: dict) -> bool:
+    """Whether words voice doubt about a claim ("far-fetched", "could not be independently verified",
+    "did not provide any evidence")."""
+    sc = lex["scepticism"]
+    return _has(text, sc["doubt"]) or any(re.search(p, text, re.I) for p in sc.get("doubt_patterns", []))
 
 
 def is_evaluative_comment(doc: Document, c: Claim, lex: dict) -> bool:
     """A claim of the author's that voices doubt about what came before ("This seems far-fetched and looks
-    only like a ceremonial ... expression", "While these claims have not been independently verified")."""
-    if c.source is not None or not _has(c.text, lex["scepticism"]["doubt"]):
+    only like a ceremonial ... expression", "While these claims have not been independently verified",
+    "However, he did not provide any evidence")."""
+    if c.source is not None or not voices_doubt(c.text, lex):
         return False
     return _opens_with_anaphor(c.text, lex) or _opens_with_anaphor(doc.sentences[c.sentence_index].text, lex)
+
+
+def is_rebuttal(doc: Document, c: Claim, lex: dict) -> bool:
+    """A sentence of the author's that contradicts what came before ("In fact, fighting continued ...")."""
+    low = doc.sentences[c.sentence_index].text.lower().lstrip("“\"( ")
+    return c.source is None and any(low.startswith(o + " ") or low.startswith(o + ",")
+                                    for o in lex["scepticism"].get("rebuttal", []))
 
 
 # --- type rules ------------------------------------------------------------------------------------------------
@@ -76,7 +91,8 @@ def evaluative_adjective(doc: Document, c: Claim, ctx: Context) -> str | None:
 
 def evaluative_comment(doc: Document, c: Claim, ctx: Context) -> str | None:
     if is_evaluative_comment(doc, c, ctx.lex):
-        return "fact" if _has(c.text, ["verified", "confirmed"]) else "opinion"
+        return "opinion" if _has(c.text, ctx.lex["opinion_markers"]["adjectives"] + ctx.lex["opinion_markers"]["verbs"]
+                                 + ["seems", "appears", "looks"]) else "fact"
     return None
 
 
@@ -113,10 +129,20 @@ def scare_quotes(doc: Document, c: Claim, ctx: Context) -> str | None:
 
 
 def followed_by_doubt(doc: Document, c: Claim, ctx: Context) -> str | None:
+    """A report followed by the author's doubt or rebuttal ("The claim could not be independently verified.")."""
     if c.source is None and c.cue is None:
         return None
-    following = [n for n in doc.claims if n.sentence_index == c.sentence_index + 1]
-    return "sceptical" if any(is_evaluative_comment(doc, n, ctx.lex) for n in following) else None
+    following = [n for n in doc.claims if n.sentence_index == c.sentence_index + 1 and n.type != "other"]
+    return "sceptical" if any(is_evaluative_comment(doc, n, ctx.lex) or is_rebuttal(doc, n, ctx.lex)
+                              for n in following) else None
+
+
+def doubt_in_sentence(doc: Document, c: Claim, ctx: Context) -> str | None:
+    """A report whose own sentence doubts it ("..., a claim that could not be verified")."""
+    if c.source is None and c.cue is None:
+        return None
+    rest = ctx.sentence.replace(c.text, " ")
+    return "sceptical" if voices_doubt(rest, ctx.lex) else None
 
 
 def doubt_words(doc: Document, c: Claim, ctx: Context) -> str | None:
@@ -142,7 +168,7 @@ def approving_words(doc: Document, c: Claim, ctx: Context) -> str | None:
 
 
 STANCE_RULES: list[Callable] = [sceptical_cue, factive_cue, distancing_words, scare_quotes, followed_by_doubt,
-                                doubt_words, reliable_source, approving_words]
+                                doubt_in_sentence, doubt_words, reliable_source, approving_words]
 
 
 def _lemma(word: str) -> str:
@@ -164,9 +190,10 @@ def _softmax(scores: dict[str, float], temperature: float) -> dict[str, float]:
 
 
 def link_targets(doc: Document, lex: dict) -> None:
-    """Point each evaluative comment ("This seems far-fetched") at the first claim of the sentence before it."""
+    """Point each evaluative comment ("This seems far-fetched") or rebuttal at the first claim of the sentence
+    before it."""
     for c in doc.claims:
-        if c.type != "other" and c.sentence_index > 0 and is_evaluative_comment(doc, c, lex):
+        if c.type != "other" and c.sentence_index > 0 and (is_evaluative_comment(doc, c, lex) or is_rebuttal(doc, c, lex)):
             prev = [p for p in doc.claims if p.sentence_index == c.sentence_index - 1 and p.type != "other"]
             c.target = prev[0].claim_id if prev else None
 

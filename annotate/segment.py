@@ -9,6 +9,7 @@ clauses of reporting frames (`attribute.find_frames`).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -19,6 +20,7 @@ from .model import Claim, Document, Sentence
 
 PUNCT_EDGE = {"PUNCT", "CCONJ", "SCONJ", "SPACE"}
 CONCESSIVE = {"while", "although", "though", "whereas"}
+REPORT_APPOSITIVES = {"claim", "assertion", "allegation", "account", "report", "figure", "statement"}
 QUOTES = "\"“”‘’'«»"
 
 
@@ -28,6 +30,10 @@ class Boilerplate(BaseModel):
     bio: list[str] = []
     prefixes: list[str] = []
     speaker_label: str | None = None
+    label_line: str | None = None
+    own_voice: list[str] = []
+    dateline: str | None = None
+    repeated_min_words: int = 4
 
 
 class PipelineConfig(BaseModel):
@@ -80,13 +86,24 @@ def regions(text: str, cfg: PipelineConfig) -> list[Region]:
     out: list[Region] = []
     paywalled = False
     speaker = None
-    for ls, le in _lines(text):
-        s, e = _trim(text, ls, le)
-        if s >= e:
-            continue
+    first_body = True
+    lines = [(s, e) for s, e in (_trim(text, *ln) for ln in _lines(text)) if s < e]
+    # A line met more than once (a photo caption under its picture and in the gallery) is page furniture.
+    seen = Counter(text[s:e] for s, e in lines)
+    for s, e in lines:
         line = text[s:e]
         if paywalled or any(re.search(p, line, flags) for p in bp.paywall):
             paywalled = True
+            out.append(Region(s, e, False))
+            continue
+        repeated = seen[line] > 1 and len(line.split()) >= bp.repeated_min_words
+        if repeated or any(re.search(p, line, flags) for p in bp.lines):
+            out.append(Region(s, e, False))
+            continue
+        if bp.label_line and re.match(bp.label_line, line):
+            # "ELIZABETH LEE, VOA Correspondent:" alone on its line: the speaker of the lines that follow
+            own = any(re.search(p, line, flags) for p in bp.own_voice)
+            speaker = None if own else (s, s + len(line.rstrip(": ")))
             out.append(Region(s, e, False))
             continue
         label = re.match(bp.speaker_label, line) if bp.speaker_label else None
@@ -94,11 +111,18 @@ def regions(text: str, cfg: PipelineConfig) -> list[Region]:
             speaker = None
             out.append(Region(s, e, False))
             continue
-        if any(re.search(p, line, flags) for p in bp.lines) or _is_heading(line, cfg.heading_max_words):
+        if _is_heading(line, cfg.heading_max_words):
             out.append(Region(s, e, False))
             continue
-        if label:
-            speaker = (s + label.start(1), s + label.end(1))
+        dateline = re.match(bp.dateline, line) if bp.dateline and first_body else None
+        first_body = False
+        if dateline:  # "ISLAMABAD: The army said ..." names a place, not a speaker
+            out.append(Region(*_trim(text, s, s + dateline.end()), False))
+            s, _ = _trim(text, s + dateline.end(), e)
+            line = text[s:e]
+        elif label:
+            own = any(re.search(p, label.group(1), flags) for p in bp.own_voice)
+            speaker = None if own else (s + label.start(1), s + label.end(1))
             s, _ = _trim(text, s + label.end(), e)
             line = text[s:e]
         for p in bp.prefixes:
@@ -123,28 +147,49 @@ def _is_heading(line: str, max_words: int) -> bool:
     return len(words) <= max_words and not re.search(r"[.!?:;\"”)\]]\s*$", line) or line.rstrip().endswith("?")
 
 
+def _complete(tok) -> bool:
+    """Whether a verb has an object or complement of its own (so a coordinated verb is a predicate of its own)."""
+    return any(c.dep_ in ("dobj", "ccomp", "xcomp", "attr", "acomp", "prep", "oprd", "dative", "agent", "advmod",
+                          "npadvmod", "nsubjpass") for c in tok.children)
+
+
 def clause_heads(sent, frames: list[Frame]) -> list[tuple[int, int | None]]:
     """(head token index, frame index or None) for each claim of a sentence, in no particular order."""
-    frame_verbs = {f.cue[0]: n for n, f in enumerate(frames)}
+    frame_verbs = {f.cue[0]: n for n, f in enumerate(frames) if not f.unnamed}
     heads: dict[int, int | None] = {}
     for n, f in enumerate(frames):
         for c in f.contents:
             if c not in frame_verbs or frames[frame_verbs[c]] is f:
                 heads.setdefault(c, n)
     root = sent.root
-    if root.i not in frame_verbs and root.i not in heads:
+    framed = set().union(*(f.frame_tokens for f in frames)) if frames else set()
+    if root.i not in frame_verbs and root.i not in heads and root.i not in framed:
         heads[root.i] = None
-    # a concessive clause ("While these claims have not been verified, ...") asserts a proposition of its own
     for tok in sent:
-        if tok.dep_ == "advcl" and tok.i not in heads and any(c.dep_ == "mark" and c.lower_ in CONCESSIVE for c in tok.children) \
-                and any(c.dep_ in ("nsubj", "nsubjpass") for c in tok.children):
+        if tok.i in heads or tok.i in frame_verbs or tok.pos_ not in ("VERB", "AUX"):
+            continue
+        has_subject = any(c.dep_ in ("nsubj", "nsubjpass") for c in tok.children)
+        # a concessive clause ("While these claims have not been verified, ...") asserts a proposition of its own
+        concessive = tok.dep_ == "advcl" and has_subject and \
+            any(c.dep_ == "mark" and c.lower_ in CONCESSIVE for c in tok.children)
+        # so does a clause hung on a reporting verb outside its content ("Hours after India claimed ..., the army said")
+        beside_frame = tok.dep_ in ("advcl", "ccomp", "parataxis") and tok.head.i in frame_verbs and has_subject and \
+            not any(tok.i in f.contents for f in frames)
+        if concessive or beside_frame:
             heads[tok.i] = None
-    # coordinated clauses are separate claims, sharing the frame of their first conjunct
+    # "..., a claim that could not be verified": the appositive comments on the clause and stands alone
+    for tok in sent:
+        if tok.dep_ == "appos" and tok.lemma_.lower() in REPORT_APPOSITIVES and tok.i not in heads and \
+                any(c.dep_ == "relcl" for c in tok.children):
+            heads[tok.i] = None
+    # coordinated clauses are separate claims, sharing the frame of their first conjunct; verbs sharing an object
+    # ("killed and injured civilians") stay one predicate
     stack = list(heads.items())
     while stack:
         h, n = stack.pop()
         for c in sent.doc[h].children:
-            if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX") and c.i not in heads and c.i not in frame_verbs:
+            if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX") and c.i not in heads and c.i not in frame_verbs and \
+                    (_complete(sent.doc[h]) or any(k.dep_ in ("nsubj", "nsubjpass") for k in c.children)):
                 heads[c.i] = n
                 stack.append((c.i, n))
     return list(heads.items())
@@ -154,7 +199,13 @@ def claim_spans(sent, frames: list[Frame]) -> list[tuple[int, int, int | None]]:
     """Token ranges [start, end) of the claims of one sentence with their frame index, in order."""
     heads = clause_heads(sent, frames)
     head_ids = {h: k for k, (h, _) in enumerate(heads)}
-    barriers = {f.cue[0] for f in frames}
+    # words joining a content's claim ("accused [Iran] [of violating ...]") belong to it
+    for f in frames:
+        first = next((head_ids[c] for c in f.contents if c in head_ids), None)
+        if first is not None:
+            for j in f.joins:
+                head_ids.setdefault(j, first)
+    barriers = {f.cue[0] for f in frames if not f.unnamed}
     framed = set().union(*(f.frame_tokens for f in frames)) if frames else set()
     owner: dict[int, int] = {}
     for tok in sent:
@@ -173,12 +224,14 @@ def claim_spans(sent, frames: list[Frame]) -> list[tuple[int, int, int | None]]:
         # keep the contiguous run around the head when another claim's tokens interleave
         lo, hi = toks[0], toks[-1]
         others = [i for i, o in owner.items() if o != k and lo <= i <= hi]
+        others += [i for i in framed if lo <= i <= hi and i not in owner]
         if others:
             lo = max([i + 1 for i in others if i < h] + [lo])
             hi = min([i - 1 for i in others if i > h] + [hi])
-        while lo <= hi and sent.doc[lo].text not in QUOTES and (sent.doc[lo].pos_ in PUNCT_EDGE or lo in framed and lo != h):
+        while lo <= hi and sent.doc[lo].text not in QUOTES and (sent.doc[lo].pos_ in PUNCT_EDGE or lo in framed and lo != h
+                                                                  or sent.doc[lo].dep_ == "mark" and lo != h):
             lo += 1
-        while hi >= lo and sent.doc[hi].text not in QUOTES and sent.doc[hi].pos_ in PUNCT_EDGE:
+        while hi >= lo and sent.doc[hi].text not in QUOTES and (sent.doc[hi].pos_ in PUNCT_EDGE or hi in framed and hi != h):
             hi -= 1
         if hi >= lo and sum(t.is_alpha for t in sent.doc[lo : hi + 1]) >= 2:
             spans.append((lo, hi + 1, frame))
@@ -197,6 +250,11 @@ def _char_span(text: str, start: int, end: int) -> tuple[int, int]:
     while e > s and text[e - 1] in ".,;:":
         e -= 1
     span = text[s:e]
+    # a quote opened inside the claim and closed right after it belongs to it: "... to “regional peace”"
+    if e < len(text) and ((text[e] == "”" and span.count("“") > span.count("”")) or
+                          (text[e] == '"' and span.count('"') % 2 and span[:1] != '"')):
+        e += 1
+        span = text[s:e]
     if (span[:1] == "“" and span.count("“") > span.count("”")) or (span[:1] == '"' and span.count('"') % 2):
         s += 1
     span = text[s:e]

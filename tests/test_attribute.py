@@ -19,7 +19,7 @@ from test_segment import D000, D001, D002, D003
         (D001, "the Pakistan Army Chief Asim Munir was under severe pressure", "reliable sources", "reliable sources", "anonymous", "indicate"),
         (D002, "The India-Pakistan conflict offered the world", "one analyst", "one analyst", "anonymous", "noted"),
         (D002, "Chinese defense stocks experienced a surge", "one analyst", "one analyst", "anonymous", "adding"),
-        (D003, "the most important interaction between the two militaries", "reports", "reports", "anonymous", "According to"),
+        (D003, "the most important interaction between the two militaries", "reports", "unnamed reports", "anonymous", "According to"),
     ],
 )
 def test_sources_and_cues(seed_docs, doc_id, snippet, source, canonical, kind, cue):

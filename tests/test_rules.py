@@ -1,5 +1,6 @@
 """The rule labeler on the guide's worked examples (annotation guide, section 6) and its named rules."""
 
+import pytest
 from conftest import find_claim
 
 from annotate.model import STANCES
@@ -65,7 +66,32 @@ def test_scores_are_distributions_and_labels_their_argmax(seed_docs):
 
 def test_every_named_rule_fires_somewhere_on_the_seeds(seed_docs):
     fired = {r for d in seed_docs.values() for c in d.claims for r in c.rules}
-    assert {f.__name__ for f in TYPE_RULES + STANCE_RULES} - {"has_cue", "factive_cue"} <= fired
+    # the seeds doubt no report in its own sentence: doubt_in_sentence is tested below
+    assert {f.__name__ for f in TYPE_RULES + STANCE_RULES} - {"has_cue", "factive_cue", "doubt_in_sentence"} <= fired
+
+
+@pytest.mark.parametrize("text,plain,report,comment", [
+    ("Russia said it had shot down 40 drones, a claim that could not be verified.",
+     "Russia said it had shot down 40 drones.", "shot down 40 drones", None),
+    ("The minister said his forces downed five jets. However, he did not provide any evidence.",
+     "The minister said his forces downed five jets.", "downed five jets", "did not provide any evidence"),
+    ("The governor said the city was calm. In fact, fighting continued in three districts.",
+     "The governor said the city was calm.", "the city was calm", "fighting continued"),
+    ("The ministry claimed, without offering evidence, that the strike hit only militants.",
+     "The ministry said that the strike hit only militants.", "hit only militants", None),
+])
+def test_doubt_around_a_report_makes_it_sceptical_and_the_comment_points_at_it(text, plain, report, comment):
+    from annotate.model import Document
+    from annotate.score import score_documents
+
+    (doc,) = score_documents([Document("d", text)], RuleLabeler())
+    claim = next(c for c in doc.claims if report in c.text)
+    assert claim.type == "attributed" and claim.stance == "sceptical", claim
+    if comment:
+        note = next(c for c in doc.claims if comment in c.text)
+        assert note.source is None and note.target == claim.claim_id
+    (doc,) = score_documents([Document("d", plain)], RuleLabeler())
+    assert next(c for c in doc.claims if report.split()[-1] in c.text).stance == "neutral"
 
 
 # Hand-labeled cases from labels/gold.jsonl (labeled before the rules were tuned) that the rules must reproduce

@@ -56,6 +56,8 @@ class Lexicon:
     report_adverbs: dict[str, str]
     report_nouns: frozenset[str]
     nesting: frozenset[str]
+    clause_verbs: frozenset[str]
+    factive_clause: frozenset[str]
     unnamed_passive: frozenset[str]
     carryover: tuple[str, ...]
     non_sources: frozenset[str]
@@ -74,6 +76,8 @@ def lexicon(name: str = "lexicons.yaml") -> Lexicon:
         report_adverbs={a: stance for stance, advs in (raw.get("report_adverbs") or {}).items() for a in advs},
         report_nouns=frozenset(raw.get("report_nouns", [])),
         nesting=frozenset(raw.get("nesting_verbs", [])),
+        clause_verbs=frozenset(raw.get("clause_verbs", [])),
+        factive_clause=frozenset(raw.get("factive_with_clause", [])),
         unnamed_passive=frozenset(raw.get("unnamed_passive", [])),
         carryover=tuple(o.lower() for o in raw.get("carryover_openers", [])),
         non_sources=frozenset(raw.get("non_sources", [])),
@@ -94,7 +98,8 @@ RELATIVE = {"who", "which", "that", "whom"}
 # Complements of a stated position whose content is a noun phrase or an infinitive ("accused Iran of ...").
 NP_CONTENT = ("dobj", "dative", "xcomp", "attr", "oprd")
 CUE_PREPS = {"of", "for", "on", "over", "about", "against", "to"}
-JOIN_PREPS = CUE_PREPS | {"as", "with"}  # "described the drills [as ...]", "charged him [with ...]"
+JOIN_PREPS = CUE_PREPS | {"as", "with"}
+QUOTING = {"quote", "cite"}  # "quoted / cited X as saying": X speaks  # "described the drills [as ...]", "charged him [with ...]"
 
 
 def _name_tokens(tok) -> list[int]:
@@ -112,8 +117,9 @@ def _np_tokens(head) -> list[int]:
         sub = list(c.subtree)
         if c.dep_ in ("relcl", "acl", "advcl", "punct", "parataxis"):
             continue
-        if c.dep_ == "appos" and (len(sub) > 7 or any(t.pos_ in ("VERB", "AUX") and t.dep_ != "amod" for t in sub)):
-            continue
+        if c.dep_ == "appos" and (len(sub) > 7 or c.pos_ != "PROPN" or
+                                  any(t.pos_ in ("VERB", "AUX") and t.dep_ != "amod" for t in sub)):
+            continue  # a description ("a think tank in Stockholm"), not a name
         keep.append(c)
     lo = min(t.left_edge.i if t is not head else t.i for t in keep)
     hi = max(t.right_edge.i if t is not head else t.i for t in keep)
@@ -142,7 +148,7 @@ def _source_tokens(verb, hops: int = 2) -> list[int]:
             issuer = [i for c in owner.children if c.dep_ == "nsubj" for i in _subtree_range(c)]
             return issuer or _name_tokens(noun)
         return _name_tokens(noun)
-    if not subj and verb.dep_ == "pcomp" and verb.head.lower_ == "as" and verb.head.head.lemma_.lower() == "quote":
+    if not subj and verb.dep_ == "pcomp" and verb.head.lower_ == "as" and verb.head.head.lemma_.lower() in QUOTING:
         quote = verb.head.head  # "quote X as saying", "X was quoted as saying"
         said = [c for c in quote.children if c.dep_ in ("dobj", "nsubjpass")]
         if said:
@@ -174,7 +180,7 @@ def _relcl_content(verb) -> list:
     relative clause on the agent or the adjunct."""
     return [r for c in verb.children if c.dep_ in ("agent", "prep") and c.i > verb.i for g in c.children
             if g.dep_ == "pobj" for r in g.children
-            if r.dep_ == "relcl" and any(m.dep_ == "mark" and m.lower_ == "that" for m in r.children)]
+            if r.dep_ in ("relcl", "acl", "ccomp") and any(m.dep_ == "mark" and m.lower_ == "that" for m in r.children)]
 
 
 def _cue_tokens(tok) -> list[int]:
@@ -213,9 +219,9 @@ def _verb_frame(tok, sent, lex: Lexicon) -> Frame | None:
         comps = [c for c in kids if c.dep_ == "xcomp" or (c.dep_ == "advcl" and c.i > tok.i and any(
             m.dep_ in ("mark", "aux") and m.lower_ in ("for", "to") for m in c.children))]
         joins = [c.i for c in kids if c.dep_ in ("dobj", "dative") and comps and c.i < comps[0].i]
-    if not comps and lemma in lex.clausal_only:  # "officials say a frigate directed radar ...": a clause misread
-        comps = [c for c in kids if c.dep_ == "dobj" and c.i > tok.i and c.right_edge.i - c.left_edge.i >= 3
-                 and any(t.pos_ == "VERB" for t in c.subtree)]
+    if not comps and lemma in lex.clause_verbs:  # "officials say a frigate directed radar ...": a clause misread
+        comps = [c for c in kids if c.dep_ == "dobj" and c.i > tok.i and (c.right_edge.i - c.left_edge.i >= 4 or
+                 c.right_edge.i - c.left_edge.i >= 3 and any(t.pos_ == "VERB" for t in c.subtree))]
     if not comps and lemma not in lex.clausal_only:  # "reaffirmed their commitment to ...", "accused Iran of ..."
         right = [c for c in kids if c.i > tok.i and (c.dep_ in NP_CONTENT or (c.dep_ == "prep" and c.lower_ in JOIN_PREPS))]
         cue_end = max(_cue_tokens(tok))
@@ -226,10 +232,12 @@ def _verb_frame(tok, sent, lex: Lexicon) -> Frame | None:
         elif right and any(c.dep_ == "prep" for c in right) and max(_cue_tokens(tok)) > tok.i:
             comps, joins = [right[0]], [c.i for c in right[1:]]  # "warned of [a strong response]"
     if not comps:  # "Rebel leader wounded in air strike, officials say": the content comes first, unlinked
-        comps = [c for c in kids if c.dep_ in ("dep", "parataxis") and c.i < tok.i and c.pos_ in ("NOUN", "PROPN", "VERB")]
+        comps = [c for c in kids if c.i < tok.i and c.dep_ not in ("nsubj", "nsubjpass", "punct", "cc", "aux", "mark",
+                                                                   "advmod", "neg", "prep", "npadvmod" if c.pos_ != "NOUN" else "")
+                 and c.pos_ in ("NOUN", "PROPN", "VERB") and any(t.text == "," for t in sent.doc[c.right_edge.i : tok.i])]
+    lo, hi = sorted((tok.head.i, tok.i))
     parenthetical = not comps and tok.dep_ in ("parataxis", "ccomp", "advcl") and tok.head.i != tok.i and \
-        tok.head.i < tok.i and not _is_report_verb(tok.head, lex) and \
-        any(t.text == "," for t in sent.doc[tok.head.i : tok.i])
+        not _is_report_verb(tok.head, lex) and any(t.text == "," for t in sent.doc[lo:hi])
     if parenthetical:
         comps = [tok.head]
     if not comps:
@@ -243,16 +251,22 @@ def _verb_frame(tok, sent, lex: Lexicon) -> Frame | None:
     if head.lemma_.lower() in lex.non_sources:
         return None  # "The discussions underscore a growing trend": events do not speak
     cue = _cue_tokens(tok)
-    own = set(cue)
+    inside_content = {i for c in comps for i in _subtree_range(c)}
+    own = set(cue) | set(src_tokens)
     for c in kids:
         if c.dep_ in ("nsubj", "nsubjpass", "agent"):
-            own.update(_subtree_range(c))
+            own.update(i for i in _subtree_range(c) if i not in inside_content)
     if tok.dep_ == "pcomp" and tok.head.lower_ == "as":  # "[X was quoted] as saying": the quoting is frame too
         quote = tok.head.head
         own.update([quote.i, *(i for c in quote.children if c.dep_ in ("nsubj", "nsubjpass", "auxpass", "aux", "dobj")
                                for i in _subtree_range(c))])
+    sentiment = lex.verb_stance[lemma]
+    if lemma == "claim" and any(c.lemma_.lower() in ("responsibility", "credit") for c in comps):
+        sentiment = "neutral"  # "claimed responsibility": the set phrase, not distancing
+    if lemma in lex.factive_clause and all(c.dep_ == "ccomp" for c in comps):
+        sentiment = "endorse"  # "acknowledged that its soldiers fired": an admission; "acknowledged the efforts": praise
     return Frame(cue=cue, source=sorted(set(src_tokens)), contents=[c.i for c in comps], frame_tokens=own,
-                 sentiment=lex.verb_stance[lemma], joins=joins)
+                 sentiment=sentiment, joins=joins)
 
 
 def _prep_frame(tok, sent, lex: Lexicon) -> Frame | None:
@@ -395,9 +409,10 @@ def classify_kind(text: str, has_name: bool) -> str:
     if not has_name and any(" " in w and _contains(low, w) for w in kinds.get("anonymous", [])):
         return "anonymous"  # "one analyst", "a defense official": an unnamed individual
     order = ["official", "expert", "media"] if has_name else ["expert", "media", "anonymous", "official"]
-    for kind in order:
-        if any(_contains(low, w) for w in kinds.get(kind, [])):
-            return kind
+    for multiword in (True, False):  # "news agency" is media before "agency" is official
+        for kind in order:
+            if any((" " in w) == multiword and _contains(low, w) for w in kinds.get(kind, [])):
+                return kind
     return "anonymous" if not has_name and any(_contains(low, w) for w in ("sources", "officials", "reports")) else "other"
 
 
@@ -519,7 +534,8 @@ UNNAMED = ("unnamed reports", "anonymous")  # canonical name and kind of a repor
 UNNAMED_PEOPLE = (r"\b(officials|sources|source|diplomats|diplomat|residents|witnesses|people|analysts|experts|observers|"
                   r"activists|critics|scientists|scholars|researchers|reports|militants|protesters|protestors|rebels|"
                   r"separatists|fighters|hackers|villagers|refugees|officers|commanders|insurgents|lawmakers|"
-                  r"legislators|members|many|some|others|outlets|newsreader|journalists|reporters)\b")
+                  r"legislators|members|many|some|others|outlets|newsreader|journalists|reporters|rescuers|"
+                  r"medics|doctors|survivors|students|workers|farmers)\b")
 
 
 def canonical_source(span_text: str, people: "People | list[str] | None" = None, at: int | None = None,
@@ -528,6 +544,15 @@ def canonical_source(span_text: str, people: "People | list[str] | None" = None,
     if not isinstance(people, People):
         people = People([(0, p) for p in (people or [])])
     t = name_tables()
+    head, _, described = span_text.partition(", ")
+    if described and re.search(r"[A-Z]", head) and not re.search(r"\b(and|or)\b", described):
+        # "The Institute for Arms Studies, a think tank in Stockholm": the name, with the description for the kind
+        canon, kind = canonical_source(head, people, at, default_state)
+        if kind in ("other", "anonymous") or canon == head.strip():
+            desc_kind = classify_kind(described, True)
+            kind = desc_kind if desc_kind != "other" else kind
+        if canon.lower() not in ("he", "she", "it", "they"):
+            return canon, kind
     low = _norm(span_text)
     person = people.named_in(span_text, at)
     raw = span_text.replace("’", "'")
@@ -556,8 +581,9 @@ def canonical_source(span_text: str, people: "People | list[str] | None" = None,
         holder = people.holder(office, at)  # "the spokesman" the article has named
         if holder is not None:
             return holder, people.kind(holder) if classify_kind(span_text, True) == "other" else classify_kind(span_text, True)
-    if re.search(UNNAMED_PEOPLE, low):  # unnamed people keep their phrase (as written, without its article)
-        kind = classify_kind(span_text, False)
+    if re.search(UNNAMED_PEOPLE, low) or re.match(r"(an?|one|another)\b[^,]*?\b(official|source|diplomat|resident|witness|"
+                                                  r"officer|person)\b", low):
+        kind = classify_kind(span_text, False)  # unnamed people keep their phrase (as written, without its article)
         return phrase, "anonymous" if kind in ("other", "official") else kind
     found = state_of(span_text)
     body = _body_of(low)
@@ -578,7 +604,7 @@ def canonical_source(span_text: str, people: "People | list[str] | None" = None,
             return " ".join([state] + [w for w in (body, office) if w]), kind
         return state, kind
     if body is not None or office is not None:
-        return " ".join(w for w in (body, office) if w), "official"
+        return " ".join(w for w in (body, office) if w), "media" if body == "state media" else "official"
     words = span_text.split()
     has_name = any(w[:1].isupper() for w in words[1:]) or (len(words) == 1 and words[0][:1].isupper())
     return phrase, classify_kind(span_text, has_name)
@@ -733,6 +759,13 @@ def attribute_document(doc: Document, claim_frames: list[tuple[Claim, object, Fr
             kind = person_kind(canon, doc.text)
         return canon, kind
 
+    def outlet(kind: str, text: str, cue: Span | None) -> str:
+        """An unknown organisation that "reported" something is an outlet ("Bloomberg reported that ...")."""
+        if kind == "other" and cue is not None and re.match(r"report", cue.text.lower()) and \
+                text[:1].isupper() and people.named_in(text) is None:
+            return "media"
+        return kind
+
     last: Source | None = None
     last_sentence = -1
     for claim, sdoc, frame, offset in claim_frames:
@@ -752,9 +785,10 @@ def attribute_document(doc: Document, claim_frames: list[tuple[Claim, object, Fr
                 rule = "pronoun_source"
             else:
                 (canon, kind), rule = name(src.text, src.start), "reporting_frame"
+                kind = outlet(kind, src.text, cue)
             claim.source = Source(src.start, src.end, src.text, canon, kind)
             claim.cue = cue
-            claim.rules.append(rule)
+            claim.rules += [rule, f"cue:{frame.sentiment}"]
             if not frame.unnamed:
                 last, last_sentence = claim.source, claim.sentence_index
                 seen.append(claim.source)
@@ -765,7 +799,7 @@ def attribute_document(doc: Document, claim_frames: list[tuple[Claim, object, Fr
             claim.rules.append("speaker_turn")
         elif frame is not None:  # "according to" / passive frame without a recoverable source: cue only
             claim.cue = _span(doc, sdoc, offset, frame.cue)
-            claim.rules.append("sourceless_frame")
+            claim.rules += ["sourceless_frame", f"cue:{frame.sentiment}"]
         elif last is not None:
             sentence = doc.sentences[claim.sentence_index].text.lower()
             if claim.sentence_index - last_sentence <= 2 and sentence.startswith(lex.carryover):

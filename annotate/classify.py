@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .errors import ModelError
-from .examples import TYPE_LABELS, example_from_claim
+from .examples import RULE_FEATURES, TYPE_LABELS, example_from_claim
 from .model import STANCES, Document
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -86,6 +86,8 @@ def encode(tokenizer, rows: dict[str, list], max_length: int, context_words: int
     enc["marker_pos"] = [ids.index(clm) if clm in ids else 0 for ids in enc["input_ids"]]
     for key, labels in (("prior_type", TYPE_LABELS), ("prior_stance", STANCE_LABELS)):
         enc[key] = [log_prior(p, len(labels)) for p in rows.get(key) or [None] * n]
+    k = len(RULE_FEATURES)
+    enc["rule_features"] = [list(f) if f and len(f) == k else [0.0] * k for f in rows.get("rule_features") or [None] * n]
     return dict(enc)
 
 
@@ -154,14 +156,17 @@ class ClaimClassifier(nn.Module):
         self.stance_head = nn.Linear(2 * h, len(STANCE_LABELS))
         self.span_head = nn.Linear(h, len(SPAN_TAGS))
         self.prior_scale = nn.Parameter(torch.ones(2))  # weight of the rules' log-priors (type, stance)
+        # one learnt weight per rule signal and label (zero at the start: the prior speaks first)
+        self.feature_head = nn.Linear(len(RULE_FEATURES), len(TYPE_LABELS) + len(STANCE_LABELS), bias=False)
+        nn.init.zeros_(self.feature_head.weight)
 
     def _hidden(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
         return self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                             token_type_ids=token_type_ids).last_hidden_state
 
     def forward(self, input_ids, attention_mask, marker_pos, token_type_ids=None, prior_type=None,
-                prior_stance=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Type and stance logits (plus the scaled log-priors when given)."""
+                prior_stance=None, rule_features=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Type and stance logits (plus the scaled log-priors and the rule signals' weights when given)."""
         h = self._hidden(input_ids, attention_mask, token_type_ids)
         m = attention_mask.unsqueeze(-1).to(h.dtype)
         mean = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
@@ -172,6 +177,9 @@ class ClaimClassifier(nn.Module):
             t = t + self.prior_scale[0] * prior_type
         if prior_stance is not None:
             s = s + self.prior_scale[1] * prior_stance
+        if rule_features is not None:
+            f = self.feature_head(rule_features.to(t.dtype))
+            t, s = t + f[:, : t.shape[1]], s + f[:, t.shape[1] :]
         return t, s
 
     def tag(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
@@ -248,7 +256,7 @@ def predict_logits(model: ClaimClassifier, tokenizer, rows: list[dict[str, Any]]
         return torch.zeros(0, len(TYPE_LABELS)), torch.zeros(0, len(STANCE_LABELS))
     cols = {k: [r.get(k) for r in rows] for k in ("sentence", "claim", "claim_start", "claim_end", "source_start",
                                                     "source_end", "cue_start", "cue_end", "before", "after",
-                                                    "prior_type", "prior_stance")}
+                                                    "prior_type", "prior_stance", "rule_features")}
     enc = encode(tokenizer, cols, max_length, context_words)
     items = [{k: enc[k][i] for k in enc} for i in range(len(rows))]
     order = sorted(range(len(rows)), key=lambda i: len(items[i]["input_ids"]))
@@ -295,12 +303,14 @@ class ClassifierLabeler:
     def __init__(self, model_dir: str | Path, batch_size: int = 32):
         self.classifier = Classifier(model_dir, batch_size)
         self.name = self.classifier.name
+        self.o_bias = self.classifier.temperatures.get("span_o_bias", 0.0)
 
     def label(self, docs: list[Document]) -> list[Document]:
         """The rules first (their scores are the model's priors and their fired rules stay in `claim.rules`),
-        then the model's calibrated type and stance; targets are linked again on the model's types."""
+        then the model's calibrated type and stance; type and source are made to agree (the span head names the
+        source of an attributed claim the frames missed), and targets are linked again on the model's types."""
         from .attribute import lexicon
-        from .rules import RuleLabeler, link_targets
+        from .rules import RuleLabeler, agree_type_and_source, link_targets
 
         RuleLabeler().label(docs)
         todo = [(doc, c) for doc in docs for c in doc.claims if c.type != "other"]
@@ -308,12 +318,41 @@ class ClassifierLabeler:
         for (_, c), p in zip(todo, preds):
             c.type, c.type_scores, c.stance, c.stance_scores = p["type"], p["type_scores"], p["stance"], p["stance_scores"]
             c.model = self.name
+        sourceless = [(doc, c) for doc, c in todo if c.type == "attributed" and c.source is None]
+        found = self.span_sources(sourceless) if self.classifier.meta.get("span_head") else {}
+        for doc, c in todo:
+            agree_type_and_source(doc, c, lambda d, claim: found.get(claim.claim_id))
         lex = lexicon().raw
         for doc in docs:
             for c in doc.claims:
                 c.target = None
             link_targets(doc, lex)
         return docs
+
+    def span_sources(self, pairs: list[tuple[Document, Any]]) -> dict[str, tuple[Any, Any]]:
+        """(source, cue) from the span head for claims typed attributed whose sentence frames named no source: the
+        SRC span nearest the claim (outside it when there is one), named by the attributor's convention."""
+        from .attribute import canonical_source, default_state
+        from .model import Source, Span
+
+        if not pairs:
+            return {}
+        clf = self.classifier
+        sents = [doc.sentences[c.sentence_index] for doc, c in pairs]
+        tagged = tag_spans(clf.model, clf.tokenizer, [s.text for s in sents], clf.meta["max_length"],
+                           clf.batch_size, self.o_bias)
+        out = {}
+        for (doc, c), sent, spans in zip(pairs, sents, tagged):
+            srcs = [(sent.start + a, sent.start + b) for lab, a, b in spans if lab == "SRC"]
+            cues = [(sent.start + a, sent.start + b) for lab, a, b in spans if lab == "CUE"]
+            if not srcs:
+                continue
+            outside = [x for x in srcs if x[1] <= c.start or x[0] >= c.end] or srcs
+            a, b = min(outside, key=lambda x: min(abs(x[1] - c.start), abs(x[0] - c.end)))
+            canon, kind = canonical_source(doc.text[a:b], None, a, default_state(doc.text))
+            cue = min(cues, key=lambda x: abs(x[0] - b), default=None)
+            out[c.claim_id] = (Source(a, b, doc.text[a:b], canon, kind), Span.of(doc.text, *cue) if cue else None)
+        return out
 
 
 class SpanTagger:

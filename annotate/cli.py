@@ -76,8 +76,23 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_results
 
-    results = evaluate(args.model, args.gold, config=args.config, out=args.out, seeds=not args.no_seeds,
-                       corpora=not args.no_corpora, say=_say)
+    if args.probes is not None:  # the probes alone, printed per capability
+        from . import probes
+        from .classify import ClassifierLabeler
+        from .evaluate import PROBES
+        from .rules import RuleLabeler
+        from .train import resolve
+
+        labeler = ClassifierLabeler(args.model) if args.model else RuleLabeler()
+        paths = [Path(p) for p in args.probes] or [resolve(str(p)) for p in PROBES.values()]
+        reports = [probes.run(probes.load(p), labeler) for p in paths]
+        for p, rep in zip(paths, reports):
+            print(probes.format_report(rep, f"{p} ({labeler.name})"))
+        return 0 if all(r.pass_rate >= args.min_pass_rate for r in reports) else 1
+    if not args.model:
+        raise AnnotateError("evaluate needs --model (a trained model directory) unless --probes is given")
+    results = evaluate(args.model, args.gold, config=args.config, out=args.out, topics=not args.no_topics,
+                       seeds=not args.no_seeds, corpora=not args.no_corpora, say=_say)
     print(format_results(results))
     print(f"wrote {results['written_to']}")
     return 0
@@ -286,11 +301,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="fine-tuned model vs rules: per-label P/R/F1, macro-F1, confusion matrices",
                        description="Evaluate a trained model and the rule baseline side by side; writes JSON.")
-    p.add_argument("--model", required=True, help="trained model directory (models/<name>)")
-    p.add_argument("--gold", help="gold labels JSONL (default: the training config's gold)")
+    p.add_argument("--model", help="trained model directory (models/<name>); required unless --probes (rules then)")
+    p.add_argument("--gold", help="seed gold labels JSONL (default: the training config's gold)")
     p.add_argument("--config", default="train.yaml", help="training config for the leave-one-document-out folds")
     p.add_argument("--out", help="JSON output (default: <model>/evaluation.json)")
     p.add_argument("--no-seeds", action="store_true", help="skip the leave-one-document-out seed evaluation")
+    p.add_argument("--no-topics", action="store_true", help="skip leave-one-topic-out over the voa-news groups")
+    p.add_argument("--probes", nargs="*", metavar="FILE",
+                   help="only run behavioural probe files (no FILE: the shared and the project's probes) and print the "
+                        "pass rate per capability")
+    p.add_argument("--min-pass-rate", type=float, default=0.0, help="with --probes: exit 1 below this pass rate")
     p.add_argument("--no-corpora", action="store_true", help="skip CheckThat and PolNeAR")
     p.set_defaults(func=cmd_evaluate)
 

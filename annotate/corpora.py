@@ -30,8 +30,10 @@ from .examples import to_dataset
 
 log = logging.getLogger(__name__)
 
-FOLDERS = {"polnear": "polnear", "checkthat": "checkthat2024-subjectivity-en", "babe": "babe"}
-MARKER_FILES = {"polnear": "dev/attributions", "checkthat": "train_en.tsv", "babe": "final_labels_SG2.csv"}
+FOLDERS = {"polnear": "polnear", "checkthat": "checkthat2024-subjectivity-en", "babe": "babe",
+           "commitmentbank": "commitmentbank"}
+MARKER_FILES = {"polnear": "dev/attributions", "checkthat": "train_en.tsv", "babe": "final_labels_SG2.csv",
+                "commitmentbank": "CommitmentBank-items.csv"}
 CHECKTHAT_FILES = {"train": "train_en.tsv", "dev": "dev_en.tsv", "dev_test": "dev_test_en.tsv"}
 BABE_FILE = "final_labels_SG2.csv"
 OBJECTIVE = ("objective", "fact")  # allowed types for OBJ / "Entirely factual"
@@ -102,12 +104,13 @@ def requires_dataset(name: str):
     return lambda fn: pytest.mark.datasets(skip(fn))
 
 
-def _row(doc_id: str, n: int, sentence: str, type_: str, *, corpus: str, claim: tuple[int, int] | None = None,
-         source=(-1, -1), cue=(-1, -1), before: str = "", after: str = "", weight: float = 1.0) -> dict[str, Any]:
+def _row(doc_id: str, n: int, sentence: str, type_: str | None, *, corpus: str, claim: tuple[int, int] | None = None,
+         source=(-1, -1), cue=(-1, -1), before: str = "", after: str = "", weight: float = 1.0,
+         stance: str | None = None) -> dict[str, Any]:
     cs, ce = claim or (0, len(sentence))
     return {"doc_id": doc_id, "claim_id": f"{doc_id}:{n}", "claim": sentence[cs:ce], "sentence": sentence,
             "before": before, "after": after, "claim_start": cs, "claim_end": ce, "source_start": source[0],
-            "source_end": source[1], "cue_start": cue[0], "cue_end": cue[1], "type": type_, "stance": None,
+            "source_end": source[1], "cue_start": cue[0], "cue_end": cue[1], "type": type_, "stance": stance,
             "corpus": corpus, "weight": weight}
 
 
@@ -208,10 +211,54 @@ def load_babe(root: Path, *, objective: str = "objective", somewhat_weight: floa
     return _finish(rows, st, t0)
 
 
+# --- CommitmentBank -----------------------------------------------------------------------------------------------
+
+CB_FILE = "CommitmentBank-items.csv"
+CB_THRESHOLD = 1.5  # |Mean| at or above it: the author is committed (endorse) or committed against it (sceptical)
+
+
+def load_commitmentbank(root: Path, split: str = "train", *, threshold: float = CB_THRESHOLD,
+                        stats: LoadStats | None = None) -> Dataset:
+    """CommitmentBank items as stance rows: the embedded clause (`Prompt`, marked in `Target` where it occurs
+    verbatim) with Mean >= threshold -> endorse, <= -threshold -> sceptical, else neutral; `Context` is the text
+    before. No type label. Every tenth item (by file order) is `dev`, the rest `train`."""
+    if split not in ("train", "dev"):
+        raise InputError(str(root), f"unknown CommitmentBank split {split!r} (known: train, dev)")
+    path = Path(root) / CB_FILE
+    st = stats if stats is not None else LoadStats("commitmentbank", split)
+    st.corpus, st.split, t0 = "commitmentbank", split, time.perf_counter()
+    rows = []
+    with _open(path) as fh:
+        reader = csv.DictReader(fh)
+        if not {"uID", "Context", "Target", "Prompt", "Mean"} <= set(reader.fieldnames or []):
+            raise InputError(f"{path}:1", "header must name uID, Context, Target, Prompt and Mean")
+        end = reader.line_num
+        for n, rec in enumerate(reader):
+            where, end = f"{path}:{end + 1}", reader.line_num
+            if (n % 10 == 9) != (split == "dev"):
+                continue
+            st.records += 1
+            target, prompt = (rec.get("Target") or "").strip(), (rec.get("Prompt") or "").strip()
+            try:
+                mean = float(rec["Mean"])
+            except (TypeError, ValueError):
+                st.bad(where, f"Mean {rec.get('Mean')!r} is not a number")
+                continue
+            if not target or not prompt:
+                st.bad(where, "empty Target or Prompt")
+                continue
+            at = target.lower().find(prompt.lower())
+            claim = (at, at + len(prompt)) if at >= 0 else None
+            stance = "endorse" if mean >= threshold else "sceptical" if mean <= -threshold else "neutral"
+            rows.append(_row(rec["uID"], 0, target, None, corpus="commitmentbank", claim=claim,
+                             before=(rec.get("Context") or "").strip(), stance=stance))
+    return _finish(rows, st, t0)
+
+
 def _finish(rows: list[dict[str, Any]], st: LoadStats, t0: float, features: Features | None = None) -> Dataset:
     st.examples = len(rows)
-    st.labels.update(r["type"] if "type" in r else "with attribution" if r["content_spans"] or r["cue_spans"]
-                     else "none" for r in rows)
+    st.labels.update((r["type"] or f"stance {r['stance']}") if "type" in r else "with attribution"
+                     if r["content_spans"] or r["cue_spans"] else "none" for r in rows)
     st.seconds = time.perf_counter() - t0
     log.info(st.summary())
     if features is None:

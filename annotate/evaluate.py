@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import torch
 
@@ -168,6 +168,64 @@ def evaluate_seeds(train_cfg, say: Callable[[str], None] = print) -> dict[str, A
             "model_on_gold_segments": direct_rep}
 
 
+# --- voa-news: the in-domain gold ------------------------------------------------------------------------------
+
+def _fresh(docs: list[Document]) -> list[Document]:
+    return [Document.from_record(d.to_record()) for d in docs]
+
+
+def judge_labelers(gold_docs: list[Document], labelers: dict[str, Any]) -> dict[str, Any]:
+    """`judge` for each labeler on fresh copies of the gold documents (segmented and attributed by the pipeline)."""
+    from .score import score_documents
+
+    return {who: judge(gold_docs, {d.id: d for d in score_documents(_fresh(gold_docs), lab)})
+            for who, lab in labelers.items()}
+
+
+def evaluate_voa(model_dir: Path, train_cfg, split: str) -> dict[str, Any]:
+    """Model and rules on the voa-news articles of `split`, against their hand labels."""
+    from .rules import RuleLabeler
+    from .train import voa_documents
+
+    gold = voa_documents(train_cfg.model_copy(update={"voa": train_cfg.voa.model_copy(update={"exclude_groups": []})}),
+                         [split])
+    out = judge_labelers(gold, {"model": C.ClassifierLabeler(model_dir), "rules": RuleLabeler()})
+    return {"documents": len(gold), "segments": sum(len(d.claims) for d in gold), **out}
+
+
+def evaluate_topics(train_cfg, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Leave-one-topic-out: per topic group, a model trained without that group's articles (stage 2 from the cached
+    corpus-only model) labels all 15 of them; the rules beside it. Transfer across topics, not a setting chooser."""
+    from .corpora import VOA_GROUPS
+    from .rules import RuleLabeler
+    from .train import train, voa_documents
+
+    folds: dict[str, Any] = {}
+    everything = voa_documents(train_cfg.model_copy(update={"voa": train_cfg.voa.model_copy(update={"exclude_groups": []})}))
+    for group in VOA_GROUPS:
+        say(f"topic fold: hold out {group}")
+        fold = train_cfg.model_copy(update={
+            "name": f"{train_cfg.name}-loto-{group}", "base_name": train_cfg.base_name or f"{train_cfg.name}-base",
+            "voa": train_cfg.voa.model_copy(update={"exclude_groups": [group], "dev_split": None}),
+            "calibration": train_cfg.calibration.model_copy(update={"enabled": False, "gold_dev_fraction": 0.0})})
+        held = [d for d in everything if d.id[:2] == group]
+        folds[group] = {"documents": len(held),
+                        **judge_labelers(held, {"model": C.ClassifierLabeler(train(fold)), "rules": RuleLabeler()})}
+    mean = {who: {task: sum(f[who][task]["macro_f1"] for f in folds.values()) / len(folds) for task in ("type", "stance")}
+            for who in ("model", "rules")}
+    return {"folds": folds, "mean_macro_f1": mean}
+
+
+def evaluate_probes(model_dir: Path, paths: dict[str, Path]) -> dict[str, Any]:
+    """Pass rates of the behavioural probe files, model and rules."""
+    from . import probes
+    from .rules import RuleLabeler
+
+    labelers = {"model": C.ClassifierLabeler(model_dir), "rules": RuleLabeler()}
+    return {name: {who: probes.run(probes.load(path), lab).to_dict() for who, lab in labelers.items()}
+            for name, path in paths.items() if path.exists()}
+
+
 # --- public corpora held out ---------------------------------------------------------------------------------
 
 def _sentence_docs(sentences: list[str], prefix: str) -> list[Document]:
@@ -232,11 +290,16 @@ def evaluate_polnear(model_dir: Path, root: Path, limit: int | None = 1500) -> d
 
 # --- the command -----------------------------------------------------------------------------------------------
 
+PROBES = {"shared": Path("../shared/spec/probes.jsonl"), "project": Path("tests/behaviour/probes.jsonl")}
+
+
 def evaluate(model_dir: str | Path, gold_path: str | Path | None = None, *, config: str | Path = "train.yaml",
-             out: str | Path | None = None, seeds: bool = True, corpora: bool = True, polnear_limit: int | None = 1500,
+             out: str | Path | None = None, voa: bool = True, topics: bool = True, seeds: bool = True,
+             corpora: bool = True, probes: bool = True, polnear_limit: int | None = 1500,
              say: Callable[[str], None] = print) -> dict[str, Any]:
-    """Fine-tuned model vs rule baseline on the seeds (leave-one-document-out) and the held-out public data;
-    writes the results to `out` (default `<model_dir>/evaluation.json`) and returns them."""
+    """Fine-tuned model vs rule baseline: voa-news test (the headline) and dev, leave-one-topic-out, the seeds
+    leave-one-document-out, CheckThat! dev_test, PolNeAR dev and the behavioural probes; writes the results to `out`
+    (default `<model_dir>/evaluation.json`) and returns them."""
     import json
 
     from .errors import ModelError
@@ -249,24 +312,55 @@ def evaluate(model_dir: str | Path, gold_path: str | Path | None = None, *, conf
     if gold_path is not None:
         cfg = cfg.model_copy(update={"gold": str(Path(gold_path).resolve())})
     results: dict[str, Any] = {"model": str(model_dir)}
+    root = resolve(cfg.datasets_dir)
+    if voa and cfg.voa.labels and (root / cfg.voa.folder).exists():
+        for split in ("test", "dev"):
+            say(f"voa-news {split}")
+            results[f"voa_{split}"] = evaluate_voa(model_dir, cfg, split)
+        if topics:
+            results["topics"] = evaluate_topics(cfg, say)
     if seeds and cfg.gold and resolve(cfg.gold).exists():
         results["seeds_loo"] = evaluate_seeds(cfg, say)
-    root = resolve(cfg.datasets_dir)
     if corpora and root is not None and (root / CHECKTHAT).exists():
         say("CheckThat! dev_test")
         results["checkthat_dev_test"] = evaluate_checkthat(model_dir, root)
     if corpora and root is not None and (root / POLNEAR).exists():
         say("PolNeAR dev")
         results["polnear_dev"] = evaluate_polnear(model_dir, root, polnear_limit)
+    if probes:
+        say("behavioural probes")
+        results["probes"] = evaluate_probes(model_dir, {k: resolve(str(v)) for k, v in PROBES.items()})
     path = Path(out) if out else model_dir / "evaluation.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
     results["written_to"] = str(path)
     return results
 
 
+def _headline(name: str, j: dict[str, Any]) -> str:
+    return (f"{name}: type macro-F1 {j['type']['macro_f1']:.3f}, stance macro-F1 {j['stance']['macro_f1']:.3f}, "
+            f"attributed F1 {j['attributed']['f1']:.3f}, source canonical {j['source']['canonical_accuracy']:.3f} "
+            f"(kind {j['source']['kind_accuracy']:.3f}), attributed without source {j['attributed_without_source']}, "
+            f"ECE type {j['calibration']['type']['ece']:.3f} stance {j['calibration']['stance']['ece']:.3f}")
+
+
 def format_results(results: dict[str, Any]) -> str:
-    """The printed summary: seed reports for model and rules side by side, then the corpus figures."""
+    """The printed summary: voa-news test first (model and rules side by side), then the other figures."""
     lines = []
+    for split in ("test", "dev"):
+        v = results.get(f"voa_{split}")
+        if v:
+            for who in ("model", "rules"):
+                lines.append(_headline(f"voa-news {split} ({v['documents']} articles), {who}", v[who]))
+            if split == "test":
+                for task in ("type", "stance"):
+                    lines.append(format_report(f"voa-news test {task}: fine-tuned", v["model"][task]))
+                    lines.append(format_report(f"voa-news test {task}: rules", v["rules"][task]))
+    t = results.get("topics")
+    if t:
+        for who in ("model", "rules"):
+            per = "  ".join(f"{g} {f[who]['stance']['macro_f1']:.3f}" for g, f in t["folds"].items())
+            lines.append(f"leave-one-topic-out, {who}: mean type macro-F1 {t['mean_macro_f1'][who]['type']:.3f}, "
+                         f"mean stance macro-F1 {t['mean_macro_f1'][who]['stance']:.3f} (stance per held-out group: {per})")
     loo = results.get("seeds_loo")
     if loo:
         for task in ("type", "stance"):
@@ -283,4 +377,8 @@ def format_results(results: dict[str, Any]) -> str:
             lines.append(f"PolNeAR dev attribution detection ({who}): P {v['precision']:.3f} R {v['recall']:.3f} F1 {v['f1']:.3f}")
         for who, v in pn["source_spans"].items():
             lines.append(f"PolNeAR dev source span overlap ({who}): P {v['precision']:.3f} R {v['recall']:.3f} F1 {v['f1']:.3f}")
+    for name, p in (results.get("probes") or {}).items():
+        for who, r in p.items():
+            lines.append(f"{name} probes, {who}: {r['passed']}/{r['total']} ({100 * r['pass_rate']:.1f}%); "
+                         + "  ".join(f"{k} {v}" for k, v in r["per_category"].items()))
     return "\n\n".join(lines)

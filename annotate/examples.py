@@ -6,6 +6,8 @@ inference share one input format. Offsets of `source_*`/`cue_*`/`claim_*` are re
 `sentence` (-1 when absent). `prior_type`/`prior_stance` hold the rule labeler's probabilities for
 the claim (in `TYPE_LABELS`/`STANCES` order; empty for corpus sentences the rules never saw): the
 classifier adds their logs to its own logits, so it learns from the gold where to trust the rules.
+`rule_features` says which of `RULE_FEATURES` fired for the claim (the cue verb's class, distancing words,
+scare quotes, doubt or a rebuttal in the next sentence, ...), so each signal a reader uses gets a weight of its own.
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ from datasets import Dataset, Features, Sequence, Value
 from .model import STANCES, Claim, Document
 
 TYPE_LABELS = ("attributed", "opinion", "fact")  # the classifier's type labels ("other" is the segmenter's)
+# What the attributor and the rule labeler record in `claim.rules`, plus the class of the cue verb.
+RULE_FEATURES = (
+    "reporting_frame", "pronoun_source", "unnamed_report", "quoted", "carried_over", "speaker_turn", "sourceless_frame",
+    "has_source", "has_cue", "hedge_or_modal", "evaluative_adjective", "evaluative_comment", "figures_and_dates",
+    "sceptical_cue", "factive_cue", "distancing_words", "scare_quotes", "followed_by_doubt", "doubt_in_sentence",
+    "doubt_words", "reliable_source", "approving_words", "cue:neutral", "cue:sceptical", "cue:endorse",
+)
 
 FEATURES = Features(
     {
@@ -38,6 +47,7 @@ FEATURES = Features(
         "weight": Value("float32"),
         "prior_type": Sequence(Value("float32")),
         "prior_stance": Sequence(Value("float32")),
+        "rule_features": Sequence(Value("float32")),
     }
 )
 
@@ -54,6 +64,17 @@ def prior(scores: dict[str, float] | None, labels: tuple[str, ...]) -> list[floa
     if not scores or not any(scores.get(k) for k in labels):
         return []
     return [float(scores.get(k, 0.0)) for k in labels]
+
+
+def rule_features(claim: Claim) -> list[float]:
+    """Which of `RULE_FEATURES` hold for a claim the rule labeler has scored."""
+    from .attribute import lexicon
+    from .rules import cue_lemma
+
+    fired = set(claim.rules)
+    if claim.cue is not None:
+        fired.add(f"cue:{lexicon().verb_stance.get(cue_lemma(claim.cue.text), 'neutral')}")
+    return [1.0 if f in fired else 0.0 for f in RULE_FEATURES]
 
 
 def example_from_claim(
@@ -87,12 +108,13 @@ def example_from_claim(
         "weight": weight,
         "prior_type": prior(rules.type_scores, TYPE_LABELS) if rules else [],
         "prior_stance": prior(rules.stance_scores, STANCES) if rules else [],
+        "rule_features": rule_features(rules) if rules else [],
     }
 
 
 def to_dataset(rows: Iterable[dict[str, Any]]) -> Dataset:
     """Rows of `FEATURES` as a `datasets.Dataset` (an empty one when there are none)."""
-    rows = [{"prior_type": [], "prior_stance": [], **r} for r in rows]
+    rows = [{"prior_type": [], "prior_stance": [], "rule_features": [], **r} for r in rows]
     if not rows:
         return Dataset.from_dict({k: [] for k in FEATURES}, features=FEATURES)
     return Dataset.from_list(rows, features=FEATURES)

@@ -48,11 +48,21 @@ def voices_doubt(text: str, lex: dict) -> bool:
     return _has(text, sc["doubt"]) or any(re.search(p, text, re.I) for p in sc.get("doubt_patterns", []))
 
 
+def questions_verification(text: str, lex: dict) -> bool:
+    """Words about verifying what was just reported ("There was no independent confirmation", "VOA was unable to
+    independently verify the figure"): a comment on the report before them, whatever their first word."""
+    return any(re.search(p, text, re.I) for p in lex["scepticism"].get("verification_patterns", []))
+
+
 def is_evaluative_comment(doc: Document, c: Claim, lex: dict) -> bool:
     """A claim of the author's that voices doubt about what came before ("This seems far-fetched and looks
     only like a ceremonial ... expression", "While these claims have not been independently verified",
-    "However, he did not provide any evidence")."""
-    if c.source is not None or not voices_doubt(c.text, lex):
+    "However, he did not provide any evidence", "There was no independent confirmation")."""
+    if c.source is not None:
+        return False
+    if questions_verification(c.text, lex):
+        return True
+    if not voices_doubt(c.text, lex):
         return False
     return _opens_with_anaphor(c.text, lex) or _opens_with_anaphor(doc.sentences[c.sentence_index].text, lex)
 
@@ -105,17 +115,20 @@ TYPE_RULES: list[Callable] = [has_source, has_cue, hedge_or_modal, evaluative_ad
 
 # --- stance rules ----------------------------------------------------------------------------------------------
 
+def cue_stance(c: Claim) -> str | None:
+    """The stance the claim's reporting words signal: recorded by the attributor ("cue:sceptical"), else looked up."""
+    tagged = [r.split(":", 1)[1] for r in c.rules if r.startswith("cue:")]
+    if tagged:
+        return tagged[-1]
+    return lexicon().verb_stance.get(cue_lemma(c.cue.text)) if c.cue is not None else None
+
+
 def sceptical_cue(doc: Document, c: Claim, ctx: Context) -> str | None:
-    if c.cue is not None:
-        stance = lexicon().verb_stance.get(_lemma(c.cue.text))
-        return "sceptical" if stance == "sceptical" else None
-    return None
+    return "sceptical" if cue_stance(c) == "sceptical" else None
 
 
 def factive_cue(doc: Document, c: Claim, ctx: Context) -> str | None:
-    if c.cue is not None:
-        return "endorse" if lexicon().verb_stance.get(_lemma(c.cue.text)) == "endorse" else None
-    return None
+    return "endorse" if cue_stance(c) == "endorse" else None
 
 
 def distancing_words(doc: Document, c: Claim, ctx: Context) -> str | None:
@@ -123,9 +136,23 @@ def distancing_words(doc: Document, c: Claim, ctx: Context) -> str | None:
 
 
 def scare_quotes(doc: Document, c: Claim, ctx: Context) -> str | None:
+    """A few words in quote marks that the author holds at a distance: in the author's own sentence, after
+    "so-called" or "what it calls", or as the description a source gives ("described the drills as ... "regional
+    peace""). A short quotation of a source's words inside its report is a quotation, not a scare quote."""
     limit = ctx.lex["scepticism"]["scare_quote_max_words"]
     quoted = [q for q in QUOTED.findall(c.text) if len(q.split()) <= limit]
-    return "sceptical" if quoted and len(c.text.split()) > limit + 2 else None
+    if not quoted or len(c.text.split()) <= limit + 2:
+        return None
+    if c.source is None:
+        return "sceptical"
+    framed = re.search(r"\b(so-called|what (it|he|she|they|\w+) (calls?|called|describes?|described|terms?|termed)|"
+                       r"as it calls)\s+[“\"‘']", ctx.sentence, re.I)
+    describing = c.cue is not None and cue_lemma(c.cue.text) in ctx.lex["scepticism"].get("describing_verbs", [])
+    # a euphemism: the quoted words put a mild face on force the sentence names ("“restored order” after two days
+    # of shelling", "the demolition of 300 homes a “beautification project”")
+    unquoted = QUOTED.sub(" ", ctx.sentence)
+    euphemism = _has(unquoted, ctx.lex["scepticism"].get("force", []))
+    return "sceptical" if framed or describing or euphemism else None
 
 
 def followed_by_doubt(doc: Document, c: Claim, ctx: Context) -> str | None:
@@ -142,7 +169,7 @@ def doubt_in_sentence(doc: Document, c: Claim, ctx: Context) -> str | None:
     if c.source is None and c.cue is None:
         return None
     rest = ctx.sentence.replace(c.text, " ")
-    return "sceptical" if voices_doubt(rest, ctx.lex) else None
+    return "sceptical" if voices_doubt(rest, ctx.lex) or questions_verification(rest, ctx.lex) else None
 
 
 def doubt_words(doc: Document, c: Claim, ctx: Context) -> str | None:
@@ -171,14 +198,17 @@ STANCE_RULES: list[Callable] = [sceptical_cue, factive_cue, distancing_words, sc
                                 doubt_in_sentence, doubt_words, reliable_source, approving_words]
 
 
-def _lemma(word: str) -> str:
+def cue_lemma(word: str) -> str:
     """A cheap lemma for reporting words, enough to look cues up in the lexicon."""
     w = word.lower().split()[0] if word.strip() else ""
+    known = lexicon().verb_stance
     for suffix, repl in (("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("d", "")):
         if w.endswith(suffix):
             stem = w[: -len(suffix)] + repl
-            if stem in lexicon().verb_stance or stem + "e" in lexicon().verb_stance:
-                return stem if stem in lexicon().verb_stance else stem + "e"
+            # "admitted" -> admit, "stated" -> state
+            for cand in (stem, stem + "e", stem[:-1] if len(stem) > 2 and stem[-1] == stem[-2] else stem):
+                if cand in known:
+                    return cand
     return w
 
 
@@ -196,6 +226,21 @@ def link_targets(doc: Document, lex: dict) -> None:
         if c.type != "other" and c.sentence_index > 0 and (is_evaluative_comment(doc, c, lex) or is_rebuttal(doc, c, lex)):
             prev = [p for p in doc.claims if p.sentence_index == c.sentence_index - 1 and p.type != "other"]
             c.target = prev[0].claim_id if prev else None
+
+
+def agree_type_and_source(doc: Document, c: Claim, find_source: Callable | None = None) -> None:
+    """Make type and attribution agree: an `attributed` claim has a source (from `find_source(doc, claim)` when the
+    frames found none, else the claim takes its most likely other type), and only an `attributed` claim has one."""
+    if c.type == "attributed" and c.source is None and find_source is not None:
+        found = find_source(doc, c)
+        if found is not None:
+            c.source, c.cue = found
+            c.rules.append("span_head_source")
+    if c.type == "attributed" and c.source is None and c.type_scores:
+        c.type = max((t for t in c.type_scores if t not in ("attributed", "other")), key=c.type_scores.get)
+        c.rules.append("no_source_found")
+    elif c.type != "attributed" and c.source is not None:
+        c.source = c.cue = None
 
 
 @lru_cache(maxsize=None)
@@ -243,5 +288,6 @@ class RuleLabeler:
             c.stance = max(c.stance_scores, key=c.stance_scores.get)
             c.rules = fired
             c.model = self.name
+            agree_type_and_source(doc, c)
         link_targets(doc, self.lex)
         return doc

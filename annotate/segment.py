@@ -20,7 +20,6 @@ from .model import Claim, Document, Sentence
 
 PUNCT_EDGE = {"PUNCT", "CCONJ", "SCONJ", "SPACE"}
 CONCESSIVE = {"while", "although", "though", "whereas"}
-REPORT_APPOSITIVES = {"claim", "assertion", "allegation", "account", "report", "figure", "statement"}
 QUOTES = "\"“”‘’'«»"
 
 
@@ -144,7 +143,8 @@ def regions(text: str, cfg: PipelineConfig) -> list[Region]:
 def _is_heading(line: str, max_words: int) -> bool:
     """A short line that does not end like a sentence (a headline, heading or byline)."""
     words = line.split()
-    return len(words) <= max_words and not re.search(r"[.!?:;\"”)\]]\s*$", line) or line.rstrip().endswith("?")
+    one_question = line.rstrip().endswith("?") and not re.search(r"[.!?][\"”’)]*\s+\S", line)
+    return len(words) <= max_words and not re.search(r"[.!?:;\"”)\]]\s*$", line) or one_question
 
 
 def _complete(tok) -> bool:
@@ -157,7 +157,8 @@ def clause_heads(sent, frames: list[Frame]) -> list[tuple[int, int | None]]:
     """(head token index, frame index or None) for each claim of a sentence, in no particular order."""
     frame_verbs = {f.cue[0]: n for n, f in enumerate(frames) if not f.unnamed}
     heads: dict[int, int | None] = {}
-    for n, f in enumerate(frames):
+    # a named source wins over "reportedly" for the same clause ("X purportedly came ..., the army said")
+    for n, f in sorted(enumerate(frames), key=lambda nf: nf[1].unnamed):
         for c in f.contents:
             if c not in frame_verbs or frames[frame_verbs[c]] is f:
                 heads.setdefault(c, n)
@@ -168,7 +169,7 @@ def clause_heads(sent, frames: list[Frame]) -> list[tuple[int, int | None]]:
     for tok in sent:
         if tok.i in heads or tok.i in frame_verbs or tok.pos_ not in ("VERB", "AUX"):
             continue
-        has_subject = any(c.dep_ in ("nsubj", "nsubjpass") for c in tok.children)
+        has_subject = any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in tok.children)
         # a concessive clause ("While these claims have not been verified, ...") asserts a proposition of its own
         concessive = tok.dep_ == "advcl" and has_subject and \
             any(c.dep_ == "mark" and c.lower_ in CONCESSIVE for c in tok.children)
@@ -179,8 +180,8 @@ def clause_heads(sent, frames: list[Frame]) -> list[tuple[int, int | None]]:
             heads[tok.i] = None
     # "..., a claim that could not be verified": the appositive comments on the clause and stands alone
     for tok in sent:
-        if tok.dep_ == "appos" and tok.lemma_.lower() in REPORT_APPOSITIVES and tok.i not in heads and \
-                any(c.dep_ == "relcl" for c in tok.children):
+        if tok.dep_ in ("appos", "npadvmod") and tok.pos_ == "NOUN" and tok.i not in heads and \
+                any(c.dep_ in ("relcl", "acl") for c in tok.children):
             heads[tok.i] = None
     # coordinated clauses are separate claims, sharing the frame of their first conjunct; verbs sharing an object
     # ("killed and injured civilians") stay one predicate

@@ -59,9 +59,20 @@ class LossWeights(BaseModel):
     span_o: float = 0.5  # class weight of the O tag in the span loss
 
 
+class VoaConfig(BaseModel):
+    """The project's in-domain gold: labels/voa-news.jsonl over <datasets_dir>/voa-news (offsets only)."""
+
+    labels: str | None = "labels/voa-news.jsonl"
+    folder: str = "voa-news"  # inside datasets_dir
+    train_splits: list[str] = ["train"]  # dev chooses settings and fits temperatures; test only reports
+    dev_split: str | None = "dev"
+    weight: float = 1.0
+    exclude_groups: list[str] = []  # topic groups held out (leave-one-topic-out evaluation sets this)
+
+
 class Calibration(BaseModel):
     enabled: bool = True
-    gold_dev_fraction: float = 0.15  # gold claims held out to fit the stance temperature
+    gold_dev_fraction: float = 0.0  # seed gold claims held out for the temperatures (voa-news dev serves instead)
 
 
 class TrainConfig(BaseModel):
@@ -81,6 +92,7 @@ class TrainConfig(BaseModel):
     base_name: str | None = None  # stage-1 model folder (default <name>-base), reused while its inputs are unchanged
     replay: int = 200  # stage 2: examples per public corpus mixed in with the gold
     exclude_docs: list[str] = []
+    voa: VoaConfig = VoaConfig()
     corpora: dict[str, CorpusConfig] = {}
     span: SpanConfig = SpanConfig()
     seed: int = 13
@@ -152,6 +164,39 @@ def pipeline_examples(docs: Iterable[Document], weight: float = 1.0, exclude: It
     return rows
 
 
+def voa_documents(cfg: TrainConfig, splits: Iterable[str] | None = None) -> list[Document]:
+    """The labeled voa-news articles of `splits` (all when None) outside the excluded topic groups, with their gold
+    claims; none when the labels or the article folder are absent."""
+    from .corpora import load_voa_news
+
+    labels, folder = resolve(cfg.voa.labels), resolve(cfg.datasets_dir) / cfg.voa.folder
+    if labels is None or not labels.exists() or not folder.exists():
+        return []
+    wanted = None if splits is None else set(splits)
+    texts = [d for s in (wanted or [None]) for d in load_voa_news(folder, s)]
+    texts = [d for d in texts if d.id[:2] not in cfg.voa.exclude_groups]
+    docs, errors = gold_documents(labels, texts)
+    if errors:
+        raise ConfigError(f"{labels}: {errors[0]}")
+    return docs
+
+
+def voa_rows(cfg: TrainConfig, data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Training rows of the voa-news train articles and dev rows of the dev articles (the pipeline's own segments
+    labelled with the gold, like the seeds), with their counts recorded in `data`."""
+    train_docs = voa_documents(cfg, cfg.voa.train_splits)
+    dev_docs = voa_documents(cfg, [cfg.voa.dev_split]) if cfg.voa.dev_split and cfg.calibration.enabled else []
+    if not train_docs and not dev_docs:
+        return [], []
+    make_rows = pipeline_examples if cfg.gold_rows == "pipeline" else gold_examples
+    train = make_rows(train_docs, cfg.voa.weight)
+    dev = [{**r, "corpus": "voa-dev"} for r in make_rows(dev_docs)]
+    data["files"][str(cfg.voa.labels)] = sha256(resolve(cfg.voa.labels))
+    data["counts"]["voa-news"] = {"train": len(train), "dev": len(dev), "train_documents": len(train_docs),
+                                  "dev_documents": len(dev_docs), "excluded_groups": sorted(cfg.voa.exclude_groups)}
+    return train, dev
+
+
 def _subsample(ds: Dataset, limit: int | None, seed: int) -> Dataset:
     return ds if limit is None or len(ds) <= limit else ds.shuffle(seed=seed).select(range(limit))
 
@@ -169,6 +214,7 @@ def corpus_splits(cfg: TrainConfig) -> tuple[list[Dataset], list[Dataset], dict[
         "polnear": ("polnear", lambda d, s, n: corpora().load_polnear(d, s, n)),
         "checkthat": ("checkthat2024-subjectivity-en", lambda d, s, n: corpora().load_checkthat(d, s)),
         "babe": ("babe", lambda d, s, n: corpora().load_babe(d) if s == "train" else None),
+        "commitmentbank": ("commitmentbank", lambda d, s, n: corpora().load_commitmentbank(d, s)),
     }
     train, dev, seen = [], [], {}
     for key, cc in cfg.corpora.items():
@@ -277,7 +323,7 @@ def residual_penalty(logits: torch.Tensor, prior: torch.Tensor, scale: torch.Ten
 def claim_loss(model, batch: dict[str, torch.Tensor], lw: LossWeights, class_w: torch.Tensor | None = None,
                residual: tuple[float, float] = (0.0, 0.0)) -> torch.Tensor:
     t, s = model(batch["input_ids"], batch["attention_mask"], batch["marker_pos"], batch.get("token_type_ids"),
-                 batch["prior_type"], batch["prior_stance"])
+                 batch["prior_type"], batch["prior_stance"], batch.get("rule_features"))
     w = batch["weight"].float()
     has_t = (batch["type_mask"].sum(-1) > 0).float()
     type_loss = (C.partial_nll(t, batch["type_mask"].float()) * w).sum() / has_t.sum().clamp(min=1)
@@ -373,14 +419,16 @@ def seed_everything(seed: int) -> None:
 
 def _present(cfg: TrainConfig) -> bool:
     root = resolve(cfg.datasets_dir)
-    folders = {"polnear": "polnear", "checkthat": "checkthat2024-subjectivity-en", "babe": "babe"}
-    return any(c.enabled and (root / folders.get(k, k)).exists() for k, c in cfg.corpora.items())
+    from .corpora import FOLDERS
+
+    return any(c.enabled and (root / FOLDERS.get(k, k)).exists() for k, c in cfg.corpora.items())
 
 
 def base_config(cfg: TrainConfig) -> TrainConfig:
     """The stage-1 config: the public corpora alone, from the pretrained encoder."""
     return cfg.model_copy(update={"name": cfg.base_name or f"{cfg.name}-base", "gold": None, "epochs": cfg.base_epochs,
                                   "base_epochs": 0, "base_name": None, "exclude_docs": [], "init_from": None,
+                                  "voa": VoaConfig(labels=None),
                                   "calibration": Calibration(enabled=True, gold_dev_fraction=0.0)})
 
 
@@ -432,6 +480,10 @@ def _train_stage(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | No
         train_parts += [to_dataset(rows[n_dev:])] * max(1, cfg.gold_repeat)
         data["counts"]["gold"] = {"train": len(rows) - n_dev, "dev": n_dev, "documents": sorted(d.id for d in docs),
                                   "excluded": sorted(cfg.exclude_docs)}
+    voa_train, voa_dev = voa_rows(cfg, data)
+    train_parts += [to_dataset(voa_train)] * max(1, cfg.gold_repeat) if voa_train else []
+    if cfg.calibration.enabled:
+        dev_rows += voa_dev
     corpus_train, corpus_dev, data["corpora"] = corpus_splits(cfg)
     train_parts += corpus_train
     for ds in corpus_dev:

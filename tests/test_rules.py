@@ -11,7 +11,9 @@ from test_segment import D000, D001, D002, D004
 def test_guide_001_military_statement(seed_docs):
     c = find_claim(seed_docs[D001], "the Chinese military leadership reiterated full confidence")
     assert (c.type, c.stance) == ("attributed", "sceptical")
-    assert {"sceptical_cue", "distancing_words", "scare_quotes"} <= set(c.rules)
+    # "claimed" and "emanating" distance it; its quoted "regional peace" is the statement's own words, which the
+    # scare-quote rule leaves to the model (most quoted words in reports are quotations, labels/GUIDE.md rule 16)
+    assert {"sceptical_cue", "distancing_words"} <= set(c.rules)
 
 
 def test_guide_001_far_fetched_targets_the_claim_before(seed_docs):

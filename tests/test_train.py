@@ -112,7 +112,7 @@ def test_project_config_loads_with_datasets_dir_relative_to_repo():
     assert resolve(pipeline_config().model_dir) == resolve(cfg.output_dir) / cfg.name
     assert 16 <= cfg.max_length <= 512
     assert resolve(cfg.datasets_dir) == ROOT / "../shared/datasets"
-    assert set(cfg.corpora) == {"polnear", "checkthat", "babe"}
+    assert set(cfg.corpora) == {"polnear", "checkthat", "babe", "commitmentbank"}
 
 
 def test_gold_documents_rebuild_the_seed_claims_in_context():

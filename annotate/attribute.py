@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from .config import cached_yaml
+from .config import cached, cached_yaml
 from .model import Claim, Document, Source, Span
 
 DEMONSTRATIVES = {"this", "these", "that", "those", "which"}
@@ -64,7 +63,7 @@ class Lexicon:
     raw: dict
 
 
-@lru_cache(maxsize=None)
+@cached
 def lexicon(name: str = "lexicons.yaml") -> Lexicon:
     raw = cached_yaml(name)
     verb_stance = {v: stance for stance, verbs in raw["reporting_verbs"].items() for v in verbs}
@@ -368,7 +367,7 @@ class NameTables:
     kinds: dict[str, list[str]]
 
 
-@lru_cache(maxsize=None)
+@cached
 def name_tables(name: str = "sources.yaml") -> NameTables:
     raw = cached_yaml(name)
     # all-capital aliases ("UN", "AP") match only in capitals: "Kim Jong Un" is not the UN

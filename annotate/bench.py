@@ -38,8 +38,8 @@ class BenchResult:
 
 def synthetic_corpus(path: Path, n_docs: int, sentences_per_doc: int = 12, seed: int = 0, corpus: Path | None = None) -> int:
     """Write `n_docs` JSONL articles of sentences resampled from the sample corpus; returns the count."""
+    from .annotator import load_nlp, pipeline_config
     from .corpus import iter_documents
-    from .score import load_nlp, pipeline_config
     from .segment import regions
 
     cfg = pipeline_config()
@@ -73,11 +73,11 @@ def baseline_pipeline(model_dir: Path):
 
 def baseline_inputs(feed: Path, max_claims: int, context_words: int) -> list[dict]:
     """The model inputs of the first `max_claims` claims of a JSONL corpus, as the classifier would see them."""
+    from .annotator import score_documents
     from .classify import context_text, mark_sentence
     from .corpus import iter_documents
     from .examples import example_from_claim
     from .rules import RuleLabeler
-    from .score import score_documents
 
     inputs: list[dict] = []
     for doc in iter_documents([feed]):

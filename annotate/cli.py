@@ -36,18 +36,13 @@ def print_summary(summary: dict, report=None) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from .score import (
-        iter_claim_rows,
-        load_labeler,
-        pipeline_config,
-        score_paths,
-        summarize,
-    )
+    from .annotator import Annotator, pipeline_config
+    from .rundir import iter_claim_rows
+    from .score import score_paths, summarize
 
-    cfg = pipeline_config(args.config, labeler=args.labeler, model_dir=args.model)
-    labeler = load_labeler(cfg, say=_say)
-    _say(f"labeling with {labeler.name}")
-    report = score_paths(args.paths, args.out, labeler, cfg, resume=args.resume, shard_docs=args.shard_docs,
+    annotator = Annotator(pipeline_config(args.config, labeler=args.labeler, model_dir=args.model), say=_say)
+    _say(f"labeling with {annotator.name}")
+    report = score_paths(args.paths, args.out, annotator, resume=args.resume, shard_docs=args.shard_docs,
                          progress=not args.quiet, engine=args.engine)
     for err in report.errors:
         _say(f"error: {err}")
@@ -81,7 +76,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         from .classify import ClassifierLabeler
         from .evaluate import PROBES
         from .rules import RuleLabeler
-        from .train import resolve
+        from .config import resolve
 
         labeler = ClassifierLabeler(args.model) if args.model else RuleLabeler()
         paths = [Path(p) for p in args.probes] or [resolve(str(p)) for p in PROBES.values()]
@@ -99,8 +94,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from .annotator import pipeline_config
     from .bench import as_json, bench
-    from .score import pipeline_config
 
     model_dir = Path(args.model or pipeline_config().model_dir)
     result = bench(args.docs, model_dir, baseline_claims=args.baseline_claims)
@@ -153,7 +148,8 @@ def cmd_studio_serve(args: argparse.Namespace) -> int:
 
 
 def _voa_texts(path: str | None) -> Path:
-    from .train import load_config, resolve
+    from .config import resolve
+    from .train import load_config
 
     return Path(path) if path else resolve(load_config().datasets_dir) / "voa-news"
 
@@ -165,10 +161,10 @@ def _voa_docs(path: str | None) -> dict:
 
 
 def cmd_gold_scaffold(args: argparse.Namespace) -> int:
+    from .annotator import pipeline_config, score_documents
     from .handlabel import scaffold
     from .model import Document
     from .rules import RuleLabeler
-    from .score import pipeline_config, score_documents
 
     docs = _voa_docs(args.texts)
     out = Path(args.dir)
@@ -266,7 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="annotate",
         description="Who claims what in news and analysis articles, and how the author treats each claim.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="store_true", help="print the package, model and settings versions")
+    parser.add_argument("--config-dir", help="a folder of YAML files that override the default settings file by file "
+                                             "(default: $ANNOTATE_CONFIG_DIR, else ./configs)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("score", help="segment, attribute and label articles into a run directory",
                        description="Score articles (.txt, .jsonl, .html files or folders of them) into OUT: "
@@ -392,9 +391,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def version_text() -> str:
+    """Package, model and settings versions, for `annotate --version`."""
+    import json
+
+    from . import __version__
+    from .config import config_version, model_dir
+
+    d = model_dir()
+    meta = d / "training.json"
+    if meta.exists() and any(d.glob("*.safetensors")):
+        m = json.loads(meta.read_text())
+        model = f"{m.get('name', d.name)}-{m.get('version', '?')} ({d})"
+    else:
+        model = f"none in {d} (scoring uses the rules; `annotate train` writes one)"
+    return f"annotate {__version__}\nmodel    {model}\nconfig   {config_version()}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.config_dir:
+            from .config import set_config_dir
+
+            set_config_dir(args.config_dir)
+        if args.version:
+            print(version_text())
+            return 0
+        if not getattr(args, "func", None):
+            build_parser().print_usage()
+            return 2
         return args.func(args)
     except AnnotateError as exc:
         _say(f"error: {exc}")

@@ -5,7 +5,6 @@
   segment is aligned to the predicted segment of its document with the largest character overlap.
 - CheckThat! 2024 `dev_test_en.tsv` (never trained on): SUBJ = some claim of the sentence is an opinion.
 - PolNeAR dev: attribution detection per sentence and source span overlap F1 (span head vs spaCy rules).
-`dev_metrics` scores a model on the dev rows of a training run (used by `train`).
 """
 
 from __future__ import annotations
@@ -13,59 +12,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-
 from . import classify as C
-from .metrics import align, binary_f1, ece, format_report, overlap, report, span_overlap_f1  # noqa: F401
+from .metrics import (  # noqa: F401
+    align,
+    binary_f1,
+    ece,
+    format_report,
+    overlap,
+    report,
+    span_overlap_f1,
+)
 from .model import TYPES, Document
+from .train import SUBJ
 
-SUBJ = {"opinion", "subjective"}
-OBJ = {"fact", "attributed", "objective"}
 CHECKTHAT, POLNEAR = "checkthat2024-subjectivity-en", "polnear"
-
-
-
-def dev_metrics(model, tokenizer, dev: list[dict[str, Any]], span_dev: list[dict[str, Any]], cfg,
-                calibrate: bool = True, o_bias: float = 0.0) -> tuple[dict[str, Any], dict[str, float]]:
-    """Per-corpus dev metrics and the fitted temperatures ({"type": T, "stance": T}) of a `TrainConfig` run."""
-    t, s = C.predict_logits(model, tokenizer, dev, cfg.max_length, cfg.context_words, cfg.batch_size * 2)
-    masks = torch.tensor([C.type_mask(r["type"]) for r in dev]).reshape(-1, len(C.TYPE_LABELS))
-    sidx = [C.stance_index(r["stance"]) for r in dev]
-    smask = torch.tensor([[1.0 if i == k else 0.0 for k in range(len(C.STANCE_LABELS))] for i in sidx]
-                         ).reshape(-1, len(C.STANCE_LABELS))
-    temps = {"type": C.fit_temperature(t, masks) if calibrate else 1.0,
-             "stance": C.fit_temperature(s, smask) if calibrate else 1.0}
-    pred_t = [C.TYPE_LABELS[i] for i in t.argmax(-1).tolist()]
-    pred_s = [C.STANCE_LABELS[i] for i in s.argmax(-1).tolist()]
-    out: dict[str, Any] = {}
-    for corpus in sorted({r["corpus"] for r in dev}):
-        ix = [i for i, r in enumerate(dev) if r["corpus"] == corpus]
-        gold_t = [dev[i]["type"] for i in ix]
-        m: dict[str, Any] = {"n": len(ix)}
-        full = [i for i in ix if dev[i]["type"] in C.TYPE_LABELS]
-        if len(full) == len(ix):
-            m["type"] = report(gold_t, [pred_t[i] for i in ix], list(C.TYPE_LABELS))
-        if any(g in ("attributed", "unattributed") for g in gold_t) and "unattributed" in gold_t:
-            m["attribution"] = binary_f1([g == "attributed" for g in gold_t], [pred_t[i] == "attributed" for i in ix])
-        if any(g in SUBJ for g in gold_t) and all(g in SUBJ | OBJ for g in gold_t):
-            m["subjectivity"] = report(["SUBJ" if g in SUBJ else "OBJ" for g in gold_t],
-                                       ["SUBJ" if pred_t[i] == "opinion" else "OBJ" for i in ix], ["SUBJ", "OBJ"])
-        st = [i for i in ix if sidx[i] >= 0]
-        if st:
-            m["stance"] = report([dev[i]["stance"] for i in st], [pred_s[i] for i in st], list(C.STANCE_LABELS))
-        out[corpus] = m
-    if span_dev:
-        out["polnear_spans"] = span_dev_metrics(model, tokenizer, span_dev, cfg, o_bias)
-    return out, temps
-
-
-def span_dev_metrics(model, tokenizer, span_dev: list[dict[str, Any]], cfg, o_bias: float = 0.0) -> dict[str, Any]:
-    """Source and cue overlap F1 of the span head on `train.span_rows` sentences."""
-    found = C.tag_spans(model, tokenizer, [r["sentence"] for r in span_dev], cfg.max_length, cfg.batch_size * 2, o_bias)
-    return {lab.lower(): span_overlap_f1([[(a, b) for a, b, x in r["spans"] if x == lab] for r in span_dev],
-                                         [[(a, b) for x, a, b in f if x == lab] for f in found])
-            for lab in ("SRC", "CUE")}
-
 
 
 
@@ -130,11 +90,12 @@ def judge(gold_docs: list[Document], pred_docs: dict[str, Document]) -> dict[str
 
 def evaluate_seeds(train_cfg, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Leave-one-document-out on the gold: fine-tuned folds and the rule labeler, aligned to gold segments."""
+    from .annotator import score_documents
+    from .config import resolve
     from .corpus import iter_documents
+    from .gold import gold_documents, gold_examples
     from .rules import RuleLabeler
-    from .score import score_documents
-    from .gold import gold_documents
-    from .train import gold_examples, resolve, train
+    from .train import train
 
     gold_docs, errors = gold_documents(resolve(train_cfg.gold), resolve(train_cfg.corpus_dir))
     raw = {d.id: d for d in iter_documents([resolve(train_cfg.corpus_dir)]) if isinstance(d, Document)}
@@ -176,7 +137,7 @@ def _fresh(docs: list[Document]) -> list[Document]:
 
 def judge_labelers(gold_docs: list[Document], labelers: dict[str, Any]) -> dict[str, Any]:
     """`judge` for each labeler on fresh copies of the gold documents (segmented and attributed by the pipeline)."""
-    from .score import score_documents
+    from .annotator import score_documents
 
     return {who: judge(gold_docs, {d.id: d for d in score_documents(_fresh(gold_docs), lab)})
             for who, lab in labelers.items()}
@@ -184,11 +145,11 @@ def judge_labelers(gold_docs: list[Document], labelers: dict[str, Any]) -> dict[
 
 def evaluate_voa(model_dir: Path, train_cfg, split: str) -> dict[str, Any]:
     """Model and rules on the voa-news articles of `split`, against their hand labels."""
+    from .config import resolve
+    from .gold import voa_documents
     from .rules import RuleLabeler
-    from .train import voa_documents
 
-    gold = voa_documents(train_cfg.model_copy(update={"voa": train_cfg.voa.model_copy(update={"exclude_groups": []})}),
-                         [split])
+    gold = voa_documents(resolve(train_cfg.voa.labels), resolve(train_cfg.datasets_dir) / train_cfg.voa.folder, [split])
     out = judge_labelers(gold, {"model": C.ClassifierLabeler(model_dir), "rules": RuleLabeler()})
     return {"documents": len(gold), "segments": sum(len(d.claims) for d in gold), **out}
 
@@ -196,12 +157,14 @@ def evaluate_voa(model_dir: Path, train_cfg, split: str) -> dict[str, Any]:
 def evaluate_topics(train_cfg, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Leave-one-topic-out: per topic group, a model trained without that group's articles (stage 2 from the cached
     corpus-only model) labels all 15 of them; the rules beside it. Transfer across topics, not a setting chooser."""
+    from .config import resolve
     from .corpora import VOA_GROUPS
+    from .gold import voa_documents
     from .rules import RuleLabeler
-    from .train import train, voa_documents
+    from .train import train
 
     folds: dict[str, Any] = {}
-    everything = voa_documents(train_cfg.model_copy(update={"voa": train_cfg.voa.model_copy(update={"exclude_groups": []})}))
+    everything = voa_documents(resolve(train_cfg.voa.labels), resolve(train_cfg.datasets_dir) / train_cfg.voa.folder)
     for group in VOA_GROUPS:
         say(f"topic fold: hold out {group}")
         fold = train_cfg.model_copy(update={
@@ -234,9 +197,9 @@ def _sentence_docs(sentences: list[str], prefix: str) -> list[Document]:
 
 def evaluate_checkthat(model_dir: Path, root: Path) -> dict[str, Any]:
     """SUBJ/OBJ macro-F1 on dev_test_en.tsv: the model alone, the model through the pipeline, the rules."""
+    from .annotator import score_documents
     from .corpora import load_checkthat
     from .rules import RuleLabeler
-    from .score import score_documents
 
     rows = load_checkthat(root / CHECKTHAT, "dev_test").to_list()
     gold = ["SUBJ" if r["type"] in SUBJ else "OBJ" for r in rows]
@@ -254,9 +217,9 @@ def evaluate_checkthat(model_dir: Path, root: Path) -> dict[str, Any]:
 
 def evaluate_polnear(model_dir: Path, root: Path, limit: int | None = 1500) -> dict[str, Any]:
     """Attribution detection F1 per sentence and source span overlap F1 on PolNeAR dev, model vs rules."""
+    from .annotator import score_documents
     from .corpora import load_polnear, polnear_spans
     from .rules import RuleLabeler
-    from .score import score_documents
     from .train import span_rows
 
     ds = load_polnear(root / POLNEAR, "dev", limit)
@@ -302,8 +265,9 @@ def evaluate(model_dir: str | Path, gold_path: str | Path | None = None, *, conf
     (default `<model_dir>/evaluation.json`) and returns them."""
     import json
 
+    from .config import resolve
     from .errors import ModelError
-    from .train import load_config, resolve
+    from .train import load_config
 
     model_dir = Path(model_dir)
     if not (model_dir / C.TRAIN_META).exists():

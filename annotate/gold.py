@@ -10,12 +10,14 @@ Both are read by `gold_documents`; training (`train.py`) and evaluation (`evalua
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from .errors import InputError
+from .examples import example_from_claim
 from .model import Claim, Document, Sentence
 
 # A full stop, question or exclamation mark with closing quotes or brackets, then space: a sentence ends there,
@@ -70,11 +72,13 @@ def rebuild_sentences(doc: Document) -> None:
     doc.sentences = [Sentence(i, *bounds.get(i, (0, 0)), doc.text[slice(*bounds.get(i, (0, 0)))]) for i in range(n)]
 
 
-def gold_documents(gold: Path, texts: Path | Iterable[Document]) -> tuple[list[Document], list[InputError]]:
+def gold_documents(gold: Path, texts: Path | Iterable[Document], subset: bool = False
+                   ) -> tuple[list[Document], list[InputError]]:
     """The labeled documents with their gold claims and sentences.
 
-    `texts` is the folder of the articles (`corpus/`, or `voa-news/`) or the documents themselves. Rows without
-    `text` (offsets-only files) take it from the article; rows with it must match the article at their offsets.
+    `texts` is the folder of the articles (`corpus/`, or `voa-news/`) or the documents themselves; with `subset`,
+    labels of other documents are passed over, else they are errors. Rows without `text` (offsets-only files) take
+    it from the article; rows with it must match the article at their offsets.
     """
     from .corpus import iter_documents
 
@@ -88,7 +92,8 @@ def gold_documents(gold: Path, texts: Path | Iterable[Document]) -> tuple[list[D
     docs = []
     for doc_id, rows in by_doc.items():
         if doc_id not in by_id:
-            errors.append(InputError(f"{gold}", f"document {doc_id!r} is not in {where}"))
+            if not subset:
+                errors.append(InputError(f"{gold}", f"document {doc_id!r} is not in {where}"))
             continue
         doc = Document.from_record(by_id[doc_id].to_record())
         claims = []
@@ -103,3 +108,54 @@ def gold_documents(gold: Path, texts: Path | Iterable[Document]) -> tuple[list[D
         rebuild_sentences(doc)
         docs.append(doc)
     return docs, errors
+
+
+def gold_examples(docs: Iterable[Document], weight: float = 1.0, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Example rows of every gold claim that is not `other`, outside the excluded documents, with the rules'
+    scores of the same segments (gold segmentation and attribution) as priors."""
+    from .rules import RuleLabeler
+
+    rows, skip = [], set(exclude)
+    for d in docs:
+        if d.id in skip:
+            continue
+        ruled = RuleLabeler().label_document(copy.deepcopy(d))
+        rows += [example_from_claim(d, c, corpus="gold", weight=weight, rules=r)
+                 for c, r in zip(d.claims, ruled.claims) if c.type != "other"]
+    return rows
+
+
+def pipeline_examples(docs: Iterable[Document], weight: float = 1.0, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Rows of the claims the pipeline (segmenter, attributor, rules) finds in the gold documents, each labelled
+    with the gold segment it overlaps most: the inputs, markers and priors the model sees when scoring."""
+    from .annotator import score_documents
+    from .metrics import align
+    from .rules import RuleLabeler
+
+    gold = {d.id: d for d in docs if d.id not in set(exclude)}
+    found = score_documents([Document.from_record(d.to_record()) for d in gold.values()], RuleLabeler())
+    rows = []
+    for doc in found:
+        for c, g in zip(doc.claims, align(doc.claims, gold[doc.id].claims)):
+            if c.type == "other" or g is None or g.type == "other":
+                continue
+            row = example_from_claim(doc, c, corpus="gold", weight=weight, labels=False, rules=c)
+            rows.append({**row, "type": g.type, "stance": g.stance})
+    return rows
+
+
+def voa_documents(labels: Path | None, folder: Path, splits: Iterable[str] | None = None,
+                  exclude_groups: Iterable[str] = ()) -> list[Document]:
+    """The labeled voa-news articles of `splits` (all when None) outside the excluded topic groups, with their gold
+    claims; none when the labels or the article folder are absent."""
+    from .corpora import load_voa_news
+    from .errors import ConfigError
+
+    if labels is None or not labels.exists() or not folder.exists():
+        return []
+    wanted = None if splits is None else list(dict.fromkeys(splits))
+    texts = [d for s in (wanted or [None]) for d in load_voa_news(folder, s) if d.id[:2] not in set(exclude_groups)]
+    docs, errors = gold_documents(labels, texts, subset=True)
+    if errors:
+        raise ConfigError(f"{labels}: {errors[0]}")
+    return docs

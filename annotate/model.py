@@ -161,6 +161,10 @@ class Document:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in rec.items() if k in names and k not in ("sentences", "claims")})
 
+    def to_rows(self) -> list[dict[str, Any]]:
+        """The document's segments as output-schema rows (`Claim.to_row`), as `annotate score` writes them."""
+        return [c.to_row() for c in self.claims]
+
     def context(self, claim: Claim, window: int = 1) -> tuple[str, str, str]:
         """The text before the claim's sentence, the sentence, and the text after, `window` sentences each way."""
         i = claim.sentence_index

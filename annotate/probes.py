@@ -117,7 +117,7 @@ class ProbeReport:
 
 def run(probes: list[dict[str, Any]], labeler, cfg=None) -> ProbeReport:
     """Score every probe text (and variant) with `labeler` through the pipeline and check the expectations."""
-    from .score import score_documents
+    from .annotator import score_documents
 
     texts = {}
     for p in probes:

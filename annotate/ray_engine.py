@@ -12,8 +12,8 @@ import json
 import os
 from typing import Iterable, Iterator
 
+from .annotator import Annotator, load_labeler
 from .errors import InputError
-from .labeler import Labeler
 from .model import Claim, Document
 from .segment import PipelineConfig
 
@@ -25,22 +25,18 @@ class RayScorer:
     """A Ray actor holding one loaded pipeline; called with a batch of document records."""
 
     def __init__(self, cfg: dict, labeler: str, model_dir: str | None):
-        from .score import load_labeler
-
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         if labeler == "model":  # one actor per CPU: more torch threads than that only contend
             import torch
 
             torch.set_num_threads(1)
-        self.cfg = PipelineConfig.model_validate({**cfg, "labeler": labeler, "model_dir": model_dir or cfg["model_dir"]})
-        self.labeler = load_labeler(self.cfg)
+        cfg = PipelineConfig.model_validate({**cfg, "labeler": labeler, "model_dir": model_dir or cfg["model_dir"]})
+        self.annotator = Annotator(cfg, load_labeler(cfg))
 
     def __call__(self, batch: dict) -> dict:
-        from .score import score_batch
-
         n = len(batch["id"])
         docs = [Document.from_record({k: _py(batch[k][i]) for k in batch}) for i in range(n)]
-        scored, errors = score_batch(docs, self.labeler, self.cfg)
+        scored, errors = self.annotator.score_safely(docs)
         by_id = {d.id: d for d in scored}
         failed = {e.where: e.reason for e in errors}
         out = []
@@ -72,11 +68,13 @@ def _decode(payload: str) -> Document | InputError:
     return doc
 
 
-def ray_shards(shards: Iterable[list[Document]], cfg: PipelineConfig, labeler: Labeler
+def ray_shards(shards: Iterable[list[Document]], annotator: Annotator
                ) -> Iterator[tuple[list[Document], list[Document], list[InputError]]]:
-    """(input shard, scored documents, errors) per shard, scored by Ray actors, in input order."""
+    """(input shard, scored documents, errors) per shard, scored by Ray actors (each holding an `Annotator` like
+    this one), in input order."""
     import ray
 
+    cfg, labeler = annotator.cfg, annotator.labeler
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False,
                  ignore_reinit_error=True, configure_logging=False)

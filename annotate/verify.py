@@ -264,7 +264,7 @@ class _Claims:
 
 
 def _shards(out: Path) -> list[str]:
-    from .score import read_state
+    from .rundir import read_state
 
     if not out.is_dir():
         raise AnnotateError(f"{out}: no such run directory; run `annotate score --out {out}` first")
@@ -297,7 +297,7 @@ def verify_run(out_dir: str | Path, cfg: VerifyConfig | None = None, encoder: Cl
                jsonl: bool = True) -> VerifyReport:
     """Cluster a run's claims, rewrite the shards' `verification`/`cluster_id`, write `clusters.jsonl` and (unless
     `jsonl` is false, for a caller that writes them itself) `claims.jsonl`/`documents.jsonl`."""
-    from .score import write_jsonl
+    from .rundir import write_jsonl
 
     t0 = time.perf_counter()
     cfg = cfg or load_config()

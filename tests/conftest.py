@@ -148,9 +148,9 @@ def studio_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def seed_docs():
     """The five seed articles segmented, attributed and labeled by the rules, keyed by document id."""
+    from annotate.annotator import score_documents
     from annotate.corpus import iter_documents
     from annotate.rules import RuleLabeler
-    from annotate.score import score_documents
 
     docs = list(iter_documents([ROOT / "corpus"]))
     return {d.id: d for d in score_documents(docs, RuleLabeler())}

@@ -2,9 +2,9 @@
 
 import pytest
 from conftest import find_claim
+from test_segment import D000, D001, D002, D003
 
 from annotate.attribute import canonical_source, classify_kind, strip_titles
-from test_segment import D000, D001, D002, D003
 
 
 @pytest.mark.parametrize(

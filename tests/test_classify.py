@@ -118,9 +118,9 @@ def test_load_refuses_a_folder_without_a_model(tmp_path):
 
 
 def test_classifier_labeler_labels_every_claim_but_other(tiny, tmp_path):
+    from annotate.annotator import score_documents
     from annotate.corpus import iter_documents
     from annotate.labeler import Labeler
-    from annotate.score import score_documents
 
     model, tok = tiny
     C.save(model, tok, tmp_path, {"name": "tinycls", "version": "0.0", "max_length": 64, "context_words": 10},

@@ -2,8 +2,6 @@
 
 from pathlib import Path
 
-import pytest
-
 from annotate.evaluate import align, aligned_labels, format_results
 from annotate.model import Claim, Document
 

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from annotate.gold import gold_documents, read_rows
-from annotate.handlabel import agreement, compile_segments, decompile, load_items, uncovered
+from annotate.handlabel import (
+    agreement,
+    compile_segments,
+    decompile,
+    load_items,
+    uncovered,
+)
 from annotate.model import SOURCE_KINDS, STANCES, TYPES
 
 ROOT = Path(__file__).resolve().parent.parent

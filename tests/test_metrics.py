@@ -2,7 +2,13 @@
 
 import pytest
 
-from annotate.metrics import binary_f1, confusion, format_report, report, span_overlap_f1
+from annotate.metrics import (
+    binary_f1,
+    confusion,
+    format_report,
+    report,
+    span_overlap_f1,
+)
 
 
 def test_report_per_label_and_macro_by_hand():

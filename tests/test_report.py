@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from annotate.annotator import Annotator, pipeline_config
 from annotate.cli import main
 from annotate.errors import AnnotateError, ConfigError
 from annotate.report import article_pieces, load_config, write_report
-from annotate.score import load_labeler, pipeline_config, score_paths
+from annotate.score import score_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -35,7 +36,7 @@ def _csv(path):
 
 def _score(src, out):
     cfg = pipeline_config(labeler="rules")  # verify and report as configured: true
-    score_paths([src], out, load_labeler(cfg), cfg, progress=False)
+    score_paths([src], out, Annotator(cfg), progress=False)
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,10 @@
 
 import pytest
 from conftest import find_claim
+from test_segment import D000, D001, D002, D004
 
 from annotate.model import STANCES
 from annotate.rules import STANCE_RULES, TYPE_RULES, RuleLabeler
-from test_segment import D000, D001, D002, D004
 
 
 def test_guide_001_military_statement(seed_docs):
@@ -83,8 +83,8 @@ def test_every_named_rule_fires_somewhere_on_the_seeds(seed_docs):
      "The ministry said that the strike hit only militants.", "hit only militants", None),
 ])
 def test_doubt_around_a_report_makes_it_sceptical_and_the_comment_points_at_it(text, plain, report, comment):
+    from annotate.annotator import score_documents
     from annotate.model import Document
-    from annotate.score import score_documents
 
     (doc,) = score_documents([Document("d", text)], RuleLabeler())
     claim = next(c for c in doc.claims if report in c.text)

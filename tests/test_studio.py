@@ -13,13 +13,19 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from conftest import LS_USER, free_port
 from label_studio_sdk.label_interface import LabelInterface
 
 from annotate.errors import StudioError
 from annotate.model import Claim, Document
 from annotate.studio import client, convert
-from annotate.studio.backend import Backend, ModelVersion, check_bind, classifier_retrain, create_app
-from conftest import LS_USER, free_port
+from annotate.studio.backend import (
+    Backend,
+    ModelVersion,
+    check_bind,
+    classifier_retrain,
+    create_app,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.studio
@@ -30,7 +36,7 @@ pytestmark = pytest.mark.studio
 @pytest.fixture(scope="module")
 def rules_model():
     """The project's scoring pipeline with the rule labeler, as a servable model."""
-    from annotate.score import load_labeler, pipeline_config, score_documents
+    from annotate.annotator import load_labeler, pipeline_config, score_documents
 
     cfg = pipeline_config(labeler="rules")
     labeler = load_labeler(cfg)
@@ -40,11 +46,12 @@ def rules_model():
 @pytest.fixture(scope="module")
 def seed_run(tmp_path_factory, rules_model):
     """`annotate score` of the five seed articles with the rule labeler: RUN_DIR/claims.jsonl + documents.jsonl."""
-    from annotate.score import load_labeler, pipeline_config, score_paths
+    from annotate.annotator import Annotator, pipeline_config
+    from annotate.score import score_paths
 
     cfg = pipeline_config(labeler="rules")
     out = tmp_path_factory.mktemp("run") / "seeds"
-    score_paths([ROOT / "corpus"], out, load_labeler(cfg), cfg, progress=False)
+    score_paths([ROOT / "corpus"], out, Annotator(cfg), progress=False)
     return out
 
 

@@ -103,13 +103,14 @@ def test_no_training_data_is_a_config_error(tiny_encoder, tmp_path):
 
 
 def test_project_config_loads_with_datasets_dir_relative_to_repo():
-    from annotate.train import resolve
+    from annotate.config import resolve
+    from annotate.train import output_root
 
     cfg = load_config(ROOT / "configs" / "train.yaml")
     # the pipeline looks for the model where train writes it
-    from annotate.score import pipeline_config
+    from annotate.annotator import pipeline_config
 
-    assert resolve(pipeline_config().model_dir) == resolve(cfg.output_dir) / cfg.name
+    assert Path(pipeline_config().model_dir) == output_root(cfg) / cfg.name
     assert 16 <= cfg.max_length <= 512
     assert resolve(cfg.datasets_dir) == ROOT / "../shared/datasets"
     assert set(cfg.corpora) == {"polnear", "checkthat", "babe", "commitmentbank"}

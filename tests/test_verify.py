@@ -7,11 +7,20 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from annotate.annotator import Annotator, pipeline_config
 from annotate.errors import AnnotateError, ConfigError
 from annotate.model import VERIFICATIONS
-from annotate.score import CLAIM_SCHEMA, load_labeler, pipeline_config, score_paths
-from annotate.verify import (ClaimEncoder, components, content_tokens, load_config, neighbour_pairs, same_claim,
-                             verify_run)
+from annotate.rundir import CLAIM_SCHEMA
+from annotate.score import score_paths
+from annotate.verify import (
+    ClaimEncoder,
+    components,
+    content_tokens,
+    load_config,
+    neighbour_pairs,
+    same_claim,
+    verify_run,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 D1, D2 = "001_2c9bbf579a3fe22b", "002_39c7f850962e6c01"
@@ -23,7 +32,7 @@ def _rows(path):
 
 def _score(src, out):
     cfg = pipeline_config(labeler="rules", verify=False, report=False)
-    score_paths([src], out, load_labeler(cfg), cfg, progress=False)
+    score_paths([src], out, Annotator(cfg), progress=False)
 
 
 @pytest.fixture(scope="module")

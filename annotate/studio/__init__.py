@@ -4,6 +4,13 @@
 and `backend` the web server; model code never imports any of them.
 """
 
-from .client import PullReport, PushReport, StudioConfig, load_config, pull_labels, push_run
+from .client import (
+    PullReport,
+    PushReport,
+    StudioConfig,
+    load_config,
+    pull_labels,
+    push_run,
+)
 
 __all__ = ["PullReport", "PushReport", "StudioConfig", "load_config", "pull_labels", "push_run"]

@@ -246,11 +246,10 @@ def check_bind(host: str, secret: str | None) -> None:
 
 def serving_model(model_dir: str | None = None) -> ModelVersion:
     """The project's configured labeler (fine-tuned model or rules) behind the scoring pipeline."""
-    from ..score import load_labeler, pipeline_config, score_documents
+    from ..annotator import Annotator, pipeline_config
 
-    cfg = pipeline_config(model_dir=model_dir)
-    labeler = load_labeler(cfg, say=log.warning)
-    return ModelVersion(labeler.name, lambda docs: score_documents(docs, labeler, cfg))
+    annotator = Annotator(pipeline_config(model_dir=model_dir), say=log.warning)
+    return ModelVersion(annotator.name, annotator.score)
 
 
 def classifier_retrain(train_cfg, output_root: str | os.PathLike) -> Retrain:
@@ -263,16 +262,15 @@ def classifier_retrain(train_cfg, output_root: str | os.PathLike) -> Retrain:
 
     def retrain(labels: list[Label]) -> ModelVersion:
         from .. import train as training
+        from ..annotator import Annotator, pipeline_config
         from ..classify import ClassifierLabeler
-        from ..score import pipeline_config, score_documents
 
         stamp = time.strftime("%Y%m%d%H%M%S") + f"{int(time.time() * 1000) % 1000:03d}"
         cfg = train_cfg.model_copy(update={"version": f"{train_cfg.version}+studio.{stamp}",
                                            "output_dir": str(Path(output_root) / stamp), "progress": False})
         out = training.train(cfg, [convert.task_example(lb.data, lb.claim) for lb in labels])
-        labeler = ClassifierLabeler(out)
-        pipe = pipeline_config()
-        return ModelVersion(labeler.name, lambda docs: score_documents(docs, labeler, pipe))
+        annotator = Annotator(pipeline_config(), ClassifierLabeler(out))
+        return ModelVersion(annotator.name, annotator.score)
 
     return retrain
 
@@ -288,7 +286,7 @@ def serving_retrain(model_dir: str | None = None) -> Retrain | None:
     cfg = training.load_config()
     if model_dir and (Path(model_dir) / "config.json").exists():
         cfg = cfg.model_copy(update={"init_from": str(model_dir)})
-    return classifier_retrain(cfg, Path(cfg.output_dir) / "studio")
+    return classifier_retrain(cfg, training.output_root(cfg) / "studio")
 
 
 def serve(port: int | None = None, host: str | None = None, model_dir: str | None = None, secret: str | None = None,

@@ -25,9 +25,6 @@ from ..errors import StudioError
 from ..model import Claim, Document
 from . import convert
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
 class StudioConfig(BaseModel):
     """configs/studio.yaml: the labeling interface, push/pull settings and the ML backend."""
 
@@ -51,10 +48,13 @@ def load_config(path: str | Path = "studio.yaml", **overrides) -> StudioConfig:
 
 
 def label_config_xml(cfg: StudioConfig) -> str:
-    """The labeling interface XML named by the config (relative paths are from the repo root)."""
+    """The labeling interface XML named by the config: a path relative to the project, else the copy shipped with
+    the package."""
     path = Path(cfg.label_config)
     if not path.is_absolute() and not path.exists():
-        path = ROOT / path
+        path = config_io.resolve(path)
+        if not path.exists():
+            path = config_io.package_file(path.name)
     try:
         xml = path.read_text(encoding="utf-8")
         LabelInterface(xml)

@@ -13,7 +13,16 @@ import copy
 from typing import Any, Iterable
 
 from ..examples import example_from_claim
-from ..model import SOURCE_KINDS, STANCES, TYPES, Claim, Document, Sentence, Source, Span
+from ..model import (
+    SOURCE_KINDS,
+    STANCES,
+    TYPES,
+    Claim,
+    Document,
+    Sentence,
+    Source,
+    Span,
+)
 from ..rules import RuleLabeler
 
 # Control and object names of labels/label_config.xml.

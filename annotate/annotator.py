@@ -13,6 +13,7 @@ The CLI, the batch scorer (`score.py`), the Ray engine and the Label Studio back
 from __future__ import annotations
 
 import os
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -23,7 +24,13 @@ from .errors import InputError, ModelError
 from .labeler import Labeler
 from .model import Document
 from .rules import RuleLabeler
-from .segment import PipelineConfig, segment_documents
+from .segment import (
+    PipelineConfig,
+    body_texts,
+    build_documents,
+    pair_parses,
+    parse_documents,
+)
 
 
 def pipeline_config(path: str | Path = "pipeline.yaml", **overrides) -> PipelineConfig:
@@ -74,12 +81,17 @@ def load_labeler(cfg: PipelineConfig, say: Callable[[str], None] = lambda m: Non
 
 
 class Annotator:
-    """A loaded pipeline: spaCy, the attributor and a labeler, with the settings they run with."""
+    """A loaded pipeline: spaCy, the attributor and a labeler, with the settings they run with.
+
+    `timings` adds up the seconds each stage has taken: `parse` (spaCy), `attribute` (segmenting claims, their
+    sources and cues) and `classify` (the labeler)."""
 
     def __init__(self, cfg: PipelineConfig | None = None, labeler: Labeler | None = None,
                  say: Callable[[str], None] = lambda m: None):
         self.cfg = cfg or pipeline_config()
         self.labeler = labeler if labeler is not None else load_labeler(self.cfg, say)
+        self.timings = {"parse": 0.0, "attribute": 0.0, "classify": 0.0}
+        self._pool = None
 
     @property
     def name(self) -> str:
@@ -92,7 +104,16 @@ class Annotator:
 
     def score(self, docs: list[Document]) -> list[Document]:
         """Segment, attribute and label a batch of documents in memory (in place; returns them)."""
-        return self.labeler.label(segment_documents(docs, self.nlp, self.cfg, batch_size=self.cfg.batch_size))
+        t0 = time.perf_counter()
+        parses = parse_documents(docs, self.nlp, self.cfg, batch_size=self.cfg.batch_size)
+        t1 = time.perf_counter()
+        build_documents(docs, parses)
+        t2 = time.perf_counter()
+        self.labeler.label(docs)
+        t3 = time.perf_counter()
+        for stage, seconds in (("parse", t1 - t0), ("attribute", t2 - t1), ("classify", t3 - t2)):
+            self.timings[stage] += seconds
+        return docs
 
     def score_safely(self, docs: list[Document]) -> tuple[list[Document], list[InputError]]:
         """`score`, retried document by document when the batch fails, so a bad document fails alone."""
@@ -106,6 +127,72 @@ class Annotator:
                 except Exception as exc:
                     errors.append(InputError(doc.path or doc.id, f"could not be scored ({type(exc).__name__}: {exc})"))
             return scored, errors
+
+    def stream(self, batches: Iterable[list[Document]]) -> Iterator[tuple[list[Document], list[Document],
+                                                                           list[InputError]]]:
+        """(batch, scored documents, errors) for each batch, in order. With `parse_workers` set, spaCy parses the
+        next batch in a worker process while this one is attributed and labeled here (two stages on two cores);
+        a batch that fails there is scored again here, document by document."""
+        if self.cfg.parse_workers <= 0:
+            for batch in batches:
+                yield (batch, *self.score_safely(batch))
+            return
+        from collections import deque
+
+        pending: deque = deque()
+        for batch in batches:
+            regs, bodies = body_texts(batch, self.cfg)
+            try:
+                future = self._parse_pool().submit(_parse_texts, bodies, self.cfg.batch_size)
+            except Exception:  # a broken pool: parse here from now on
+                self.close()
+                self.cfg.parse_workers = 0
+                future = None
+            pending.append((batch, regs, future))
+            if len(pending) > self.cfg.parse_workers:
+                yield self._finish(*pending.popleft())
+        while pending:
+            yield self._finish(*pending.popleft())
+
+    def _parse_pool(self):
+        """The parse workers, started once. Forked: they run spaCy alone and never touch the labeler's torch."""
+        if self._pool is None:
+            import atexit
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(self.cfg.parse_workers, mp_context=multiprocessing.get_context("fork"),
+                                             initializer=_init_parser,
+                                             initargs=(self.cfg.spacy_model, self.cfg.spacy_max_length))
+            atexit.register(self.close)
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the parse workers, if any."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _finish(self, batch: list[Document], regs: list, future) -> tuple[list[Document], list[Document],
+                                                                          list[InputError]]:
+        from spacy.tokens import Doc
+
+        try:
+            if future is None:
+                raise RuntimeError("no parse worker")
+            blobs, seconds = future.result()
+            parsed = [Doc(self.nlp.vocab).from_bytes(b) for b in blobs]
+            self.timings["parse"] += seconds
+            t0 = time.perf_counter()
+            build_documents(batch, pair_parses(regs, parsed))
+            t1 = time.perf_counter()
+            self.labeler.label(batch)
+            self.timings["attribute"] += t1 - t0
+            self.timings["classify"] += time.perf_counter() - t1
+            return batch, batch, []
+        except Exception:
+            fresh = [Document.from_record(d.to_record()) for d in batch]
+            return (batch, *self.score_safely(fresh))
 
     def __call__(self, text: str, id: str = "doc", **meta: Any) -> Document:
         """One article as a scored `Document`; `meta` fills title, outlet, author, date, url."""
@@ -148,6 +235,23 @@ def load(model: str | Path | None = None, config_dir: str | Path | None = None, 
 
         set_config_dir(config_dir)
     return Annotator(pipeline_config(labeler=labeler, model_dir=model), say=say)
+
+
+_PARSER = None
+
+
+def _init_parser(name: str, max_length: int) -> None:
+    """A parse worker's spaCy pipeline."""
+    global _PARSER
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    _PARSER = load_nlp(name, max_length)
+
+
+def _parse_texts(texts: list[str], batch_size: int) -> tuple[list[bytes], float]:
+    """In a parse worker: the texts parsed, as `Doc` bytes, and the seconds it took."""
+    t0 = time.perf_counter()
+    blobs = [d.to_bytes(exclude=["tensor", "user_data"]) for d in _PARSER.pipe(texts, batch_size=batch_size)]
+    return blobs, time.perf_counter() - t0
 
 
 def score_documents(docs: list[Document], labeler: Labeler, cfg: PipelineConfig | None = None) -> list[Document]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .config import cached, cached_yaml
 from .model import Claim, Document, Source, Span
@@ -392,12 +393,18 @@ def alias_table(name: str = "sources.yaml") -> tuple[list[tuple[str, str, str]],
     return t.aliases, t.kinds
 
 
+@lru_cache(maxsize=None)
+def word_re(phrase: str) -> re.Pattern:
+    """The compiled whole-word pattern of a phrase (compiled once: the tables hold hundreds of them)."""
+    return re.compile(rf"(?<!\w){re.escape(phrase)}(?!\w)")
+
+
 def _contains(text: str, phrase: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text) is not None
+    return word_re(phrase).search(text) is not None
 
 
 def _find(text: str, phrase: str) -> int:
-    m = re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text)
+    m = word_re(phrase).search(text)
     return m.start() if m else -1
 
 
@@ -422,15 +429,30 @@ def strip_titles(name: str) -> str:
     return " ".join(words).strip(" ,")
 
 
+@cached
+def _state_patterns() -> tuple[re.Pattern, re.Pattern, dict[str, str]]:
+    """One alternation over the states' lower-case names and one over their all-capital ones, longest first."""
+    table = name_tables().states
+    alt = lambda names: re.compile("(?<!\\w)(" + "|".join(re.escape(a) for a in sorted(names, key=len, reverse=True))  # noqa: E731
+                                   + ")(?!\\w)")
+    return (alt([a for a, _, case in table if not case]), alt([a for a, _, case in table if case]),
+            {a: st for a, st, _ in table})
+
+
+def _state_hits(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, state) of every state name, capital or adjective in a text."""
+    lower, upper, states = _state_patterns()
+    return sorted([(m.start(), m.end(), states[m.group(1)]) for m in lower.finditer(_norm(text))] +
+                  [(m.start(), m.end(), states[m.group(1)]) for m in upper.finditer(text)])
+
+
 def state_of(text: str) -> tuple[str, int, int] | None:
     """The state a phrase names (by name, capital or adjective) and where (start, end), the first in the phrase."""
-    low = _norm(text)
-    hits = [(_find(text if case else low, a), -len(a), st) for a, st, case in name_tables().states
-            if _contains(text if case else low, a)]
+    hits = _state_hits(text)
     if not hits:
         return None
-    at, neg, st = min(hits)
-    return st, at, at - neg
+    at, end, st = min(hits, key=lambda h: (h[0], -(h[1] - h[0])))
+    return st, at, end
 
 
 def _body_of(low: str) -> str | None:
@@ -586,8 +608,7 @@ def canonical_source(span_text: str, people: "People | list[str] | None" = None,
         return phrase, "anonymous" if kind in ("other", "official") else kind
     found = state_of(span_text)
     body = _body_of(low)
-    if found is not None and " and " in low and len({st for a, st, case in name_tables().states
-                                                     if _contains(span_text if case else low, a)}) > 1:
+    if found is not None and " and " in low and len({st for _, _, st in _state_hits(span_text)}) > 1:
         return phrase, "official"  # "Britain and Canada": a joint source of states
     if found is not None and body is None and office is None:
         # "U.S. Northern Command", "Pakistan Muslim League": a named organisation, not the state itself
@@ -643,12 +664,9 @@ def person_mentions(parsed: list[tuple[int, object]]) -> list[tuple[int, str]]:
 
 def default_state(text: str) -> str | None:
     """The state a document names most often: what a bare "the army" or "the ministry" belongs to."""
-    low = _norm(text)
     counts: dict[str, int] = {}
-    for alias, st, case in name_tables().states:
-        n = len(re.findall(rf"(?<!\w){re.escape(alias)}(?!\w)", text if case else low))
-        if n:
-            counts[st] = counts.get(st, 0) + n
+    for _, _, st in _state_hits(text):
+        counts[st] = counts.get(st, 0) + 1
     return max(counts, key=lambda k: (counts[k], k)) if counts else None
 
 

@@ -34,6 +34,11 @@ class BenchResult:
     ratio: float
     peak_rss_mb: float
     labeler: str
+    parse_s: float = 0.0  # seconds per stage inside the scorer (its timings.json); the rest is start-up and I/O
+    attribute_s: float = 0.0
+    classify_s: float = 0.0
+    verify_s: float = 0.0
+    report_s: float = 0.0
 
 
 def synthetic_corpus(path: Path, n_docs: int, sentences_per_doc: int = 12, seed: int = 0, corpus: Path | None = None) -> int:
@@ -124,14 +129,17 @@ def bench(n_docs: int, model_dir: Path, baseline_claims: int = 400, workdir: Pat
             raise ModelError(f"benchmark scoring failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         claims = sum(1 for line in (out / "claims.jsonl").open() if '"type": "other"' not in line)
+        stages = json.loads((out / "timings.json").read_text())
         n_base, base_s = run_baseline(model_dir, feed, baseline_claims)
     cps, bps = claims / seconds, n_base / base_s
     return BenchResult(n_docs, claims, round(seconds, 2), round(cps, 1), n_base, round(base_s, 2), round(bps, 1),
-                       round(cps / bps, 2), round(peak_mb, 1), model_dir.name)
+                       round(cps / bps, 2), round(peak_mb, 1), model_dir.name,
+                       **{k: stages.get(k, 0.0) for k in ("parse_s", "attribute_s", "classify_s", "verify_s", "report_s")})
 
 
 def as_json(result: BenchResult) -> str:
     """The figures as one JSON object with the documented keys first."""
     d = asdict(result)
-    keys = ["claims_per_s", "baseline_claims_per_s", "ratio", "peak_rss_mb"]
+    keys = ["claims_per_s", "baseline_claims_per_s", "ratio", "peak_rss_mb", "parse_s", "attribute_s", "classify_s",
+            "verify_s", "report_s"]
     return json.dumps({**{k: d[k] for k in keys}, **{k: v for k, v in d.items() if k not in keys}})

@@ -84,11 +84,59 @@ def encode(tokenizer, rows: dict[str, list], max_length: int, context_words: int
                     truncation="longest_first", max_length=max_length)
     clm = tokenizer.convert_tokens_to_ids(CLM)
     enc["marker_pos"] = [ids.index(clm) if clm in ids else 0 for ids in enc["input_ids"]]
-    for key, labels in (("prior_type", TYPE_LABELS), ("prior_stance", STANCE_LABELS)):
-        enc[key] = [log_prior(p, len(labels)) for p in rows.get(key) or [None] * n]
+    return {**dict(enc), **_extras(rows, n)}
+
+
+def _extras(rows: dict[str, list], n: int) -> dict[str, list]:
+    """The rule priors (as log-probabilities) and rule signals of a batch of rows."""
+    out = {key: [log_prior(p, len(labels)) for p in rows.get(key) or [None] * n]
+           for key, labels in (("prior_type", TYPE_LABELS), ("prior_stance", STANCE_LABELS))}
     k = len(RULE_FEATURES)
-    enc["rule_features"] = [list(f) if f and len(f) == k else [0.0] * k for f in rows.get("rule_features") or [None] * n]
-    return dict(enc)
+    out["rule_features"] = [list(f) if f and len(f) == k else [0.0] * k for f in rows.get("rule_features") or [None] * n]
+    return out
+
+
+MASKS = ("claim_mask", "source_mask", "cue_mask", "sent_mask")
+
+
+def encode_windows(tokenizer, rows: dict[str, list], max_length: int) -> dict[str, list]:
+    """Tokenize rows for span pooling: each row's window is `before sentence after` as plain text (no markers), and
+    the claim, its source, its cue and its sentence are token masks over it. Rows of one chunk of a document
+    (`Document.context(chunk=...)`) get the same tokens, so one encoding serves all their claims. Truncation keeps
+    the sentence whole, then as much of the text after it and before it as fits."""
+    n = len(rows["sentence"])
+    sents = [rows["sentence"][i] or rows["claim"][i] or "" for i in range(n)]
+    s_enc = tokenizer(sents, add_special_tokens=False, return_offsets_mapping=True)
+    b_ids = tokenizer([rows["before"][i] or "" for i in range(n)], add_special_tokens=False)["input_ids"]
+    a_ids = tokenizer([rows["after"][i] or "" for i in range(n)], add_special_tokens=False)["input_ids"]
+    out: dict[str, list] = {"input_ids": [], "attention_mask": [], **{m: [] for m in MASKS}}
+    for i in range(n):
+        budget = max_length - 2
+        ids, offs = s_enc["input_ids"][i][:budget], s_enc["offset_mapping"][i][:budget]
+        rest = budget - len(ids)
+        after = a_ids[i][: max(rest - min(len(b_ids[i]), rest // 2), 0)]
+        before = b_ids[i][len(b_ids[i]) - min(len(b_ids[i]), rest - len(after)) :] if rest - len(after) > 0 else []
+        window = [tokenizer.cls_token_id, *before, *ids, *after, tokenizer.sep_token_id]
+        base = 1 + len(before)
+
+        def mask(a, b) -> list[int]:
+            m = [0] * len(window)
+            if a is not None and b is not None and 0 <= a < b:
+                for j, (x, y) in enumerate(offs):
+                    if x < b and a < y:
+                        m[base + j] = 1
+            return m
+
+        cs, ce = rows["claim_start"][i], rows["claim_end"][i]
+        if cs is None or cs < 0 or ce is None or ce <= cs:
+            cs, ce = 0, len(sents[i])
+        out["input_ids"].append(window)
+        out["attention_mask"].append([1] * len(window))
+        out["claim_mask"].append(mask(cs, ce))
+        out["source_mask"].append(mask(rows["source_start"][i], rows["source_end"][i]))
+        out["cue_mask"].append(mask(rows["cue_start"][i], rows["cue_end"][i]))
+        out["sent_mask"].append([0] + [0] * len(before) + [1] * len(ids) + [0] * (len(after) + 1))
+    return {**out, **_extras(rows, n)}
 
 
 def log_prior(probs: Sequence[float] | None, k: int) -> list[float]:
@@ -134,7 +182,7 @@ def pad(batch: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
     out: dict[str, torch.Tensor] = {}
     for key in batch[0]:
         vals = [r[key] for r in batch]
-        if key in ("input_ids", "attention_mask", "token_type_ids", "tags"):
+        if key in ("input_ids", "attention_mask", "token_type_ids", "tags", *MASKS):
             fill = {"input_ids": pad_id, "tags": -100}.get(key, 0)
             out[key] = torch.tensor([v + [fill] * (width - len(v)) for v in vals])
         else:
@@ -145,15 +193,24 @@ def pad(batch: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
 # --- the model -------------------------------------------------------------------------------------------------
 
 class ClaimClassifier(nn.Module):
-    """A BERT encoder with a type head and a stance head over pooled claims, and a per-token span head."""
+    """A BERT encoder with a type head and a stance head over pooled claims, and a per-token span head.
 
-    def __init__(self, encoder: nn.Module, dropout: float = 0.1):
+    Pooling "marker": one input per claim, its claim marked, pooled as [mean of tokens; the `[CLM]` vector].
+    Pooling "span": one input per window of text shared by its claims, each pooled as [mean of its claim's tokens;
+    of its source's; of its cue's; of its sentence's] (`window_index` maps claims to windows).
+    """
+
+    def __init__(self, encoder: nn.Module, dropout: float = 0.1, pooling: str = "marker"):
         super().__init__()
+        if pooling not in ("marker", "span"):
+            raise ModelError(f"unknown pooling {pooling!r} (marker or span)")
         h = encoder.config.hidden_size
         self.encoder = encoder
+        self.pooling = pooling
+        width = 2 * h if pooling == "marker" else 4 * h
         self.dropout = nn.Dropout(dropout)
-        self.type_head = nn.Linear(2 * h, len(TYPE_LABELS))
-        self.stance_head = nn.Linear(2 * h, len(STANCE_LABELS))
+        self.type_head = nn.Linear(width, len(TYPE_LABELS))
+        self.stance_head = nn.Linear(width, len(STANCE_LABELS))
         self.span_head = nn.Linear(h, len(SPAN_TAGS))
         self.prior_scale = nn.Parameter(torch.ones(2))  # weight of the rules' log-priors (type, stance)
         # one learnt weight per rule signal and label (zero at the start: the prior speaks first)
@@ -164,14 +221,19 @@ class ClaimClassifier(nn.Module):
         return self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                             token_type_ids=token_type_ids).last_hidden_state
 
-    def forward(self, input_ids, attention_mask, marker_pos, token_type_ids=None, prior_type=None,
-                prior_stance=None, rule_features=None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, input_ids, attention_mask, marker_pos=None, token_type_ids=None, prior_type=None,
+                prior_stance=None, rule_features=None, claim_mask=None, source_mask=None, cue_mask=None,
+                sent_mask=None, window_index=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Type and stance logits (plus the scaled log-priors and the rule signals' weights when given)."""
         h = self._hidden(input_ids, attention_mask, token_type_ids)
-        m = attention_mask.unsqueeze(-1).to(h.dtype)
-        mean = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
-        mark = h[torch.arange(h.shape[0]), marker_pos]
-        z = self.dropout(torch.cat([mean, mark], -1))
+        if self.pooling == "span":
+            if window_index is not None:
+                h = h[window_index]
+            z = self.dropout(torch.cat([masked_mean(h, m) for m in (claim_mask, source_mask, cue_mask, sent_mask)], -1))
+        else:
+            mean = masked_mean(h, attention_mask)
+            mark = h[torch.arange(h.shape[0]), marker_pos]
+            z = self.dropout(torch.cat([mean, mark], -1))
         t, s = self.type_head(z), self.stance_head(z)
         if prior_type is not None:
             t = t + self.prior_scale[0] * prior_type
@@ -187,7 +249,14 @@ class ClaimClassifier(nn.Module):
         return self.span_head(self.dropout(self._hidden(input_ids, attention_mask, token_type_ids)))
 
 
-def build(encoder_dir: str | Path, tokenizer_dir: str | Path | None = None, pretrained: bool = True, dropout: float = 0.1):
+def masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The mean of the token vectors a 0/1 mask selects (zeros where it selects none)."""
+    m = mask.unsqueeze(-1).to(h.dtype)
+    return (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
+def build(encoder_dir: str | Path, tokenizer_dir: str | Path | None = None, pretrained: bool = True, dropout: float = 0.1,
+          pooling: str = "marker"):
     """A fresh classifier and tokenizer (with the marker tokens) from an encoder folder."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -199,7 +268,7 @@ def build(encoder_dir: str | Path, tokenizer_dir: str | Path | None = None, pret
         enc = AutoModel.from_config(AutoConfig.from_pretrained(str(encoder_dir)))
     if enc.config.vocab_size < len(tok):
         enc.resize_token_embeddings(len(tok))
-    return ClaimClassifier(enc, dropout), tok
+    return ClaimClassifier(enc, dropout, pooling), tok
 
 
 def save(model: ClaimClassifier, tokenizer, out: Path, meta: dict[str, Any], temperatures: dict[str, float]) -> None:
@@ -226,7 +295,7 @@ def load(model_dir: str | Path) -> tuple[ClaimClassifier, Any, dict[str, Any], d
     if missing:
         raise ModelError(f"{d}: not a trained model (missing {', '.join(missing)}); run `annotate train` first")
     meta = json.loads((d / TRAIN_META).read_text())
-    model, tok = build(d, pretrained=False, dropout=meta.get("dropout", 0.1))
+    model, tok = build(d, pretrained=False, dropout=meta.get("dropout", 0.1), pooling=meta.get("pooling", "marker"))
     try:
         model.load_state_dict(load_file(str(d / WEIGHTS)))
     except RuntimeError as exc:
@@ -257,15 +326,39 @@ def predict_logits(model: ClaimClassifier, tokenizer, rows: list[dict[str, Any]]
     cols = {k: [r.get(k) for r in rows] for k in ("sentence", "claim", "claim_start", "claim_end", "source_start",
                                                     "source_end", "cue_start", "cue_end", "before", "after",
                                                     "prior_type", "prior_stance", "rule_features")}
+    t_out = torch.zeros(len(rows), len(TYPE_LABELS))
+    s_out = torch.zeros(len(rows), len(STANCE_LABELS))
+    if model.pooling == "span":
+        return _predict_windows(model, tokenizer, encode_windows(tokenizer, cols, max_length), batch_size, t_out, s_out)
     enc = encode(tokenizer, cols, max_length, context_words)
     items = [{k: enc[k][i] for k in enc} for i in range(len(rows))]
     order = sorted(range(len(rows)), key=lambda i: len(items[i]["input_ids"]))
-    t_out = torch.zeros(len(rows), len(TYPE_LABELS))
-    s_out = torch.zeros(len(rows), len(STANCE_LABELS))
     for b in range(0, len(order), batch_size):
         idx = order[b : b + batch_size]
         batch = pad([items[i] for i in idx], tokenizer.pad_token_id)
         t, s = model(**batch)
+        t_out[idx], s_out[idx] = t, s
+    return t_out, s_out
+
+
+def _predict_windows(model, tokenizer, enc: dict[str, list], batch_size: int, t_out: torch.Tensor,
+                     s_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Span pooling: each distinct window encoded once, `batch_size` windows a pass, all their claims read off it."""
+    windows: dict[tuple, list[int]] = {}
+    for i, ids in enumerate(enc["input_ids"]):
+        windows.setdefault(tuple(ids), []).append(i)
+    order = sorted(windows, key=len)
+    for b in range(0, len(order), batch_size):
+        group = order[b : b + batch_size]
+        width = max(len(w) for w in group)
+        ids = torch.tensor([list(w) + [tokenizer.pad_token_id] * (width - len(w)) for w in group])
+        att = torch.tensor([[1] * len(w) + [0] * (width - len(w)) for w in group])
+        claims = [(k, i) for k, w in enumerate(group) for i in windows[w]]
+        idx = [i for _, i in claims]
+        extra = {m: torch.tensor([enc[m][i] + [0] * (width - len(enc[m][i])) for i in idx]) for m in MASKS}
+        extra.update({key: torch.tensor([enc[key][i] for i in idx]) for key in ("prior_type", "prior_stance",
+                                                                              "rule_features")})
+        t, s = model(ids, att, window_index=torch.tensor([k for k, _ in claims]), **extra)
         t_out[idx], s_out[idx] = t, s
     return t_out, s_out
 
@@ -314,7 +407,9 @@ class ClassifierLabeler:
 
         RuleLabeler().label(docs)
         todo = [(doc, c) for doc in docs for c in doc.claims if c.type != "other"]
-        preds = self.classifier.predict([example_from_claim(doc, c, labels=False, rules=c) for doc, c in todo])
+        chunk = self.classifier.meta.get("window_sentences", 0)
+        preds = self.classifier.predict([example_from_claim(doc, c, labels=False, rules=c, chunk=chunk)
+                                         for doc, c in todo])
         for (_, c), p in zip(todo, preds):
             c.type, c.type_scores, c.stance, c.stance_scores = p["type"], p["type_scores"], p["stance"], p["stance_scores"]
             c.model = self.name

@@ -74,9 +74,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.probes is not None:  # the probes alone, printed per capability
         from . import probes
         from .classify import ClassifierLabeler
+        from .config import resolve
         from .evaluate import PROBES
         from .rules import RuleLabeler
-        from .config import resolve
 
         labeler = ClassifierLabeler(args.model) if args.model else RuleLabeler()
         paths = [Path(p) for p in args.probes] or [resolve(str(p)) for p in PROBES.values()]
@@ -108,6 +108,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
           f"one claim at a time, {result.baseline_claims} claims)")
     print(f"ratio              {result.ratio:8.2f}x")
     print(f"peak RSS (score)   {result.peak_rss_mb:8.1f} MB")
+    print("stages (s)         " + "  ".join(f"{k[:-2]} {getattr(result, k):.1f}"
+                                         for k in ("parse_s", "attribute_s", "classify_s", "verify_s", "report_s")))
     return 0
 
 

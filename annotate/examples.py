@@ -79,11 +79,11 @@ def rule_features(claim: Claim) -> list[float]:
 
 def example_from_claim(
     doc: Document, claim: Claim, *, corpus: str = "seeds", weight: float = 1.0, window: int = 1, labels: bool = True,
-    rules: Claim | None = None,
+    rules: Claim | None = None, chunk: int = 0,
 ) -> dict[str, Any]:
     """The example for one claim of a segmented document (labels taken from the claim when `labels`);
     `rules` is the same claim as the rule labeler scored it, whose scores become the priors."""
-    before, sentence, after = doc.context(claim, window)
+    before, sentence, after = doc.context(claim, window, chunk)
     base = doc.sentences[claim.sentence_index].start if claim.sentence_index < len(doc.sentences) else claim.start
     n = len(sentence)
     cs, ce = _rel(claim, base, n)

@@ -110,7 +110,8 @@ def gold_documents(gold: Path, texts: Path | Iterable[Document], subset: bool = 
     return docs, errors
 
 
-def gold_examples(docs: Iterable[Document], weight: float = 1.0, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
+def gold_examples(docs: Iterable[Document], weight: float = 1.0, exclude: Iterable[str] = (), chunk: int = 0
+                  ) -> list[dict[str, Any]]:
     """Example rows of every gold claim that is not `other`, outside the excluded documents, with the rules'
     scores of the same segments (gold segmentation and attribution) as priors."""
     from .rules import RuleLabeler
@@ -120,12 +121,13 @@ def gold_examples(docs: Iterable[Document], weight: float = 1.0, exclude: Iterab
         if d.id in skip:
             continue
         ruled = RuleLabeler().label_document(copy.deepcopy(d))
-        rows += [example_from_claim(d, c, corpus="gold", weight=weight, rules=r)
+        rows += [example_from_claim(d, c, corpus="gold", weight=weight, rules=r, chunk=chunk)
                  for c, r in zip(d.claims, ruled.claims) if c.type != "other"]
     return rows
 
 
-def pipeline_examples(docs: Iterable[Document], weight: float = 1.0, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
+def pipeline_examples(docs: Iterable[Document], weight: float = 1.0, exclude: Iterable[str] = (), chunk: int = 0
+                      ) -> list[dict[str, Any]]:
     """Rows of the claims the pipeline (segmenter, attributor, rules) finds in the gold documents, each labelled
     with the gold segment it overlaps most: the inputs, markers and priors the model sees when scoring."""
     from .annotator import score_documents
@@ -139,7 +141,7 @@ def pipeline_examples(docs: Iterable[Document], weight: float = 1.0, exclude: It
         for c, g in zip(doc.claims, align(doc.claims, gold[doc.id].claims)):
             if c.type == "other" or g is None or g.type == "other":
                 continue
-            row = example_from_claim(doc, c, corpus="gold", weight=weight, labels=False, rules=c)
+            row = example_from_claim(doc, c, corpus="gold", weight=weight, labels=False, rules=c, chunk=chunk)
             rows.append({**row, "type": g.type, "stance": g.stance})
     return rows
 

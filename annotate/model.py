@@ -165,10 +165,20 @@ class Document:
         """The document's segments as output-schema rows (`Claim.to_row`), as `annotate score` writes them."""
         return [c.to_row() for c in self.claims]
 
-    def context(self, claim: Claim, window: int = 1) -> tuple[str, str, str]:
-        """The text before the claim's sentence, the sentence, and the text after, `window` sentences each way."""
+    def context(self, claim: Claim, window: int = 1, chunk: int = 0) -> tuple[str, str, str]:
+        """The text before the claim's sentence, the sentence, and the text after: `window` sentences each way, or
+        with `chunk` the rest of the claim's chunk of the document (`chunk` body sentences in a row, with one more
+        either side), which every claim of the chunk shares, so that one encoding serves them all."""
         i = claim.sentence_index
         sents = self.sentences
+        if chunk and i < len(sents):
+            body = [s.index for s in sents if s.kind == "body"]
+            at = body.index(i) if i in body else None
+            if at is not None:
+                lo, hi = max(0, at // chunk * chunk - 1), min(len(body), at // chunk * chunk + chunk + 1)
+                before = " ".join(sents[k].text for k in body[lo:at])
+                after = " ".join(sents[k].text for k in body[at + 1 : hi])
+                return before, sents[i].text, after
         before = " ".join(s.text for s in sents[max(0, i - window) : i])
         after = " ".join(s.text for s in sents[i + 1 : i + 1 + window])
         return before, sents[i].text if i < len(sents) else claim.text, after

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 from .attribute import lexicon
@@ -30,9 +31,14 @@ class Context:
     lex: dict
 
 
+@lru_cache(maxsize=None)
+def _phrase_re(phrase: str) -> re.Pattern:
+    return re.compile(rf"(?<![\w-]){re.escape(phrase.lower())}(?![\w-])")
+
+
 def _has(text: str, phrases) -> bool:
     low = text.lower()
-    return any(re.search(rf"(?<![\w-]){re.escape(p.lower())}(?![\w-])", low) for p in phrases)
+    return any(_phrase_re(p).search(low) for p in phrases)
 
 
 def _opens_with_anaphor(text: str, lex: dict) -> bool:

@@ -126,3 +126,8 @@ def append_errors(out: Path, errors: list[InputError]) -> None:
     with (out / "errors.jsonl").open("a", encoding="utf-8") as fh:
         for e in errors:
             fh.write(json.dumps({"where": e.where, "reason": e.reason}, ensure_ascii=False) + "\n")
+
+
+def write_timings(out: Path, stages: dict) -> None:
+    """`timings.json`: the seconds each stage of the run took (parse, attribute, classify, verify, report)."""
+    (out / "timings.json").write_text(json.dumps(stages, indent=2) + "\n", encoding="utf-8")

@@ -16,7 +16,14 @@ from .annotator import Annotator
 from .corpus import iter_documents
 from .errors import AnnotateError, InputError
 from .model import Document
-from .rundir import RunState, append_errors, read_state, write_jsonl, write_shard
+from .rundir import (
+    RunState,
+    append_errors,
+    read_state,
+    write_jsonl,
+    write_shard,
+    write_timings,
+)
 
 
 @dataclass
@@ -27,6 +34,7 @@ class ScoreReport:
     skipped: int = 0
     seconds: float = 0.0
     model: str = ""
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage of this run (local engine)
 
 
 def _batches(items: Iterable[Document | InputError], size: int, done: set[str], errors: list[InputError],
@@ -58,8 +66,7 @@ def local_shards(shards: Iterable[list[Document]], annotator: Annotator
     size = annotator.cfg.batch_size
     for shard in shards:
         scored, errors = [], []
-        for i in range(0, len(shard), size):
-            ok, bad = annotator.score_safely(shard[i : i + size])
+        for _, ok, bad in annotator.stream(shard[i : i + size] for i in range(0, len(shard), size)):
             scored += ok
             errors += bad
         yield shard, scored, errors
@@ -109,16 +116,23 @@ def score_paths(paths: Iterable[str | Path], out: str | Path, annotator: Annotat
     append_errors(out, errors[len(report.errors):])
     report.errors = [str(e) for e in errors]
     bar.close()
+    stages = {f"{k}_s": round(v, 3) for k, v in annotator.timings.items()}
+    t1 = time.perf_counter()
     if cfg.verify:
         from .verify import verify_run
 
         verify_run(out, jsonl=False)
+    stages["verify_s"] = round(time.perf_counter() - t1, 3)
     write_jsonl(out)
+    t2 = time.perf_counter()
     if cfg.report:
         from .report import write_report
 
         write_report(out)
+    stages["report_s"] = round(time.perf_counter() - t2, 3)
     report.seconds = time.perf_counter() - t0
+    report.stages = stages
+    write_timings(out, {**stages, "total_s": round(report.seconds, 3), "engine": engine})
     return report
 
 

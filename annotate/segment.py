@@ -43,6 +43,7 @@ class PipelineConfig(BaseModel):
     spacy_max_length: int = 2_000_000
     html_min_words: int = 5
     batch_size: int = 32
+    parse_workers: int = 0
     quantize: bool = False
     threads: int = 0
     heading_max_words: int = 14
@@ -264,16 +265,35 @@ def _char_span(text: str, start: int, end: int) -> tuple[int, int]:
     return s, e
 
 
-def segment_documents(docs: Iterable[Document], nlp, cfg: PipelineConfig, batch_size: int = 64) -> list[Document]:
-    """Fill `sentences` and `claims` (with source and cue) of each document; the body text of all of them
-    goes through one `nlp.pipe`, so call it with a batch of documents."""
-    docs = list(docs)
+def body_texts(docs: list[Document], cfg: PipelineConfig) -> tuple[list[list[Region]], list[str]]:
+    """The regions of each document and the texts of all their body regions, in order: what spaCy parses."""
     regs = [regions(d.text, cfg) for d in docs]
-    bodies = (d.text[r.start : r.end] for d, rs in zip(docs, regs) for r in rs if r.body)
-    parsed = nlp.pipe(bodies, batch_size=batch_size)
-    for doc, rs in zip(docs, regs):
-        _build(doc, [(r, next(parsed) if r.body else None) for r in rs])
+    return regs, [d.text[r.start : r.end] for d, rs in zip(docs, regs) for r in rs if r.body]
+
+
+def pair_parses(regs: list[list[Region]], parsed: list) -> list[list]:
+    """Per document, its regions each with the parse of its body text (None for boilerplate)."""
+    it = iter(parsed)
+    return [[(r, next(it) if r.body else None) for r in rs] for rs in regs]
+
+
+def parse_documents(docs: list[Document], nlp, cfg: PipelineConfig, batch_size: int = 64) -> list[list]:
+    """`pair_parses` of a batch of documents, the body text of all of them going through one `nlp.pipe`."""
+    regs, bodies = body_texts(docs, cfg)
+    return pair_parses(regs, list(nlp.pipe(bodies, batch_size=batch_size)))
+
+
+def build_documents(docs: list[Document], parses: list[list]) -> list[Document]:
+    """Fill `sentences` and `claims` (with source and cue) of each document from its `parse_documents` parses."""
+    for doc, items in zip(docs, parses):
+        _build(doc, items)
     return docs
+
+
+def segment_documents(docs: Iterable[Document], nlp, cfg: PipelineConfig, batch_size: int = 64) -> list[Document]:
+    """Parse, segment and attribute a batch of documents (`parse_documents` then `build_documents`)."""
+    docs = list(docs)
+    return build_documents(docs, parse_documents(docs, nlp, cfg, batch_size))
 
 
 def _build(doc: Document, items: list[tuple[Region, object]]) -> None:

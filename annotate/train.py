@@ -103,6 +103,8 @@ class TrainConfig(BaseModel):
     batch_size: int = 16
     max_length: int = 128
     context_words: int = 30
+    pooling: Literal["marker", "span"] = "marker"  # one input per claim, or one per shared window (classify.py)
+    window_sentences: int = 4  # span pooling: body sentences per shared window (plus one either side)
     dropout: float = 0.1
     marker_dropout: float = 0.3  # share of training rows shown without source/cue markers (read the words, too)
     prior_scale: tuple[float, float] = (1.0, 1.0)  # (type, stance) weight of the rules' log-priors at the start
@@ -113,6 +115,11 @@ class TrainConfig(BaseModel):
     calibration: Calibration = Calibration()
     threads: int = 2
     progress: bool = True
+
+
+def chunk_size(cfg: TrainConfig) -> int:
+    """Sentences per shared window of the gold's examples (span pooling), 0 for one input per claim."""
+    return cfg.window_sentences if cfg.pooling == "span" else 0
 
 
 def output_root(cfg: TrainConfig) -> Path:
@@ -136,8 +143,9 @@ def voa_rows(cfg: TrainConfig, data: dict[str, Any]) -> tuple[list[dict[str, Any
     if not train_docs and not dev_docs:
         return [], []
     make_rows = pipeline_examples if cfg.gold_rows == "pipeline" else gold_examples
-    train = make_rows(train_docs, cfg.voa.weight)
-    dev = [{**r, "corpus": "voa-dev"} for r in make_rows(dev_docs)]
+    chunk = chunk_size(cfg)
+    train = make_rows(train_docs, cfg.voa.weight, chunk=chunk)
+    dev = [{**r, "corpus": "voa-dev"} for r in make_rows(dev_docs, chunk=chunk)]
     data["files"][str(cfg.voa.labels)] = sha256(resolve(cfg.voa.labels))
     data["counts"]["voa-news"] = {"train": len(train), "dev": len(dev), "train_documents": len(train_docs),
                                   "dev_documents": len(dev_docs), "excluded_groups": sorted(cfg.voa.exclude_groups)}
@@ -224,7 +232,8 @@ def tokenize(ds: Dataset, tokenizer, cfg: TrainConfig) -> Dataset:
         drop = [random.Random(f"{cfg.seed}:{i}").random() < cfg.marker_dropout for i in idx]
         for key in ("source_start", "source_end", "cue_start", "cue_end"):
             batch[key] = [-1 if d else v for d, v in zip(drop, batch[key])]
-        enc = C.encode(tokenizer, batch, cfg.max_length, cfg.context_words)
+        enc = (C.encode_windows(tokenizer, batch, cfg.max_length) if cfg.pooling == "span"
+               else C.encode(tokenizer, batch, cfg.max_length, cfg.context_words))
         enc["type_mask"] = [C.type_mask(t) for t in batch["type"]]
         enc["stance_idx"] = [C.stance_index(s) for s in batch["stance"]]
         enc["weight"] = batch["weight"]
@@ -271,8 +280,9 @@ def residual_penalty(logits: torch.Tensor, prior: torch.Tensor, scale: torch.Ten
 
 def claim_loss(model, batch: dict[str, torch.Tensor], lw: LossWeights, class_w: torch.Tensor | None = None,
                residual: tuple[float, float] = (0.0, 0.0)) -> torch.Tensor:
-    t, s = model(batch["input_ids"], batch["attention_mask"], batch["marker_pos"], batch.get("token_type_ids"),
-                 batch["prior_type"], batch["prior_stance"], batch.get("rule_features"))
+    inputs = ("input_ids", "attention_mask", "marker_pos", "token_type_ids", "prior_type", "prior_stance",
+              "rule_features", *C.MASKS)
+    t, s = model(**{k: batch[k] for k in inputs if k in batch})
     w = batch["weight"].float()
     has_t = (batch["type_mask"].sum(-1) > 0).float()
     type_loss = (C.partial_nll(t, batch["type_mask"].float()) * w).sum() / has_t.sum().clamp(min=1)
@@ -437,6 +447,8 @@ def train(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | None = No
         # Settings that do not change the stage-1 model (where it is written, how it reports, what only acts on
         # the gold in stage 2) leave its cache valid.
         not_keyed = {"progress", "threads", "output_dir", "gold_rows", "prior_scale", "stance_balance", "prior_residual"}
+        if cfg.pooling == "marker":  # settings of span pooling alone
+            not_keyed |= {"pooling", "window_sentences"}
         key = hashlib.sha256(base.model_dump_json(exclude=not_keyed).encode()).hexdigest()
         base_dir = output_root(base) / base.name
         meta = base_dir / C.TRAIN_META
@@ -465,7 +477,7 @@ def _train_stage(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | No
         data["errors"] = [str(e) for e in errors]
         data["files"][str(cfg.gold)] = sha256(gold)
         make_rows = pipeline_examples if cfg.gold_rows == "pipeline" else gold_examples
-        rows = make_rows(docs, cfg.gold_weight, cfg.exclude_docs)
+        rows = make_rows(docs, cfg.gold_weight, cfg.exclude_docs, chunk=chunk_size(cfg))
         random.Random(cfg.seed).shuffle(rows)
         n_dev = int(round(len(rows) * cfg.calibration.gold_dev_fraction)) if cfg.calibration.enabled else 0
         dev_rows += rows[:n_dev]
@@ -504,7 +516,7 @@ def _train_stage(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | No
     if cfg.init_from:
         model, tokenizer, _, _ = C.load(resolve(cfg.init_from))
     else:
-        model, tokenizer = C.build(encoder_dir(cfg), pretrained=cfg.pretrained, dropout=cfg.dropout)
+        model, tokenizer = C.build(encoder_dir(cfg), pretrained=cfg.pretrained, dropout=cfg.dropout, pooling=cfg.pooling)
 
     # Tokenize, train, evaluate and calibrate on dev.
     tokenized = tokenize(claims, tokenizer, cfg)
@@ -523,6 +535,7 @@ def _train_stage(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | No
     # Save: weights, tokenizer, label maps, temperatures, config, data hashes, metrics, model card.
     meta = {"name": cfg.name, "version": cfg.version, "max_length": cfg.max_length,
             "context_words": cfg.context_words, "dropout": cfg.dropout, "span_head": bool(spans_train),
+            "pooling": cfg.pooling, "window_sentences": cfg.window_sentences if cfg.pooling == "span" else 0,
             "seed": cfg.seed, "encoder": cfg.encoder, "init_from": cfg.init_from, "key": key}
     C.save(model, tokenizer, out, meta, temps)
     metrics = {"train_loss": losses, "dev": dev, "temperatures": temps, "seconds": round(time.time() - started, 1)}

@@ -74,6 +74,37 @@ def test_tiny_model_learns_separable_toy_set(trained):
     assert all(abs(sum(p["type_scores"].values()) - 1) < 1e-3 for p in preds)
 
 
+def test_span_pooling_learns_the_toy_set_and_encodes_a_shared_window_once(tiny_encoder, tmp_path):
+    """One window per chunk of text, read by every claim in it: same tokens, different claim masks."""
+    from annotate.model import Claim, Document, Sentence
+
+    out = train(tiny_config(tiny_encoder, tmp_path, name="tiny-span", pooling="span"),
+                extra_examples=toy_rows(SUBJECTS[:10]))
+    held_out = toy_rows(SUBJECTS[10:])
+    preds = C.Classifier(out).predict(held_out)
+    assert sum(p["type"] == r["type"] for p, r in zip(preds, held_out)) / len(held_out) >= 0.9
+    text = "The army said talks went ahead. Frankly the envoy seems dubious. The bank signed 81 deals."
+    bounds = [(0, 30), (32, 63), (65, 92)]
+    doc = Document("d", text, sentences=[Sentence(i, a, b, text[a:b]) for i, (a, b) in enumerate(bounds)])
+    doc.claims = [Claim("d", i, i, a, b, text[a:b]) for i, (a, b) in enumerate(bounds)]
+    from annotate.examples import example_from_claim
+
+    rows = [example_from_claim(doc, c, labels=False, chunk=4) for c in doc.claims]
+    assert len({(r["before"] + " " + r["sentence"] + " " + r["after"]).strip() for r in rows}) == 1
+    cols = {k: [r[k] for r in rows] for k in rows[0]}
+    tok = C.load(out)[1]
+    enc = C.encode_windows(tok, cols, 64)
+    assert len({tuple(ids) for ids in enc["input_ids"]}) == 1
+    masks = [tuple(m) for m in enc["claim_mask"]]
+    assert len(set(masks)) == 3 and all(sum(m) > 0 for m in masks)
+    assert not any(a and b for a, b in zip(masks[0], masks[1]))
+    one = C.Classifier(out).predict(rows)
+    alone = [C.Classifier(out).predict([r])[0] for r in rows]  # shared or alone, the same answers
+    assert [p["type"] for p in one] == [p["type"] for p in alone]
+    for a, b in zip(one, alone):
+        assert abs(a["stance_scores"]["neutral"] - b["stance_scores"]["neutral"]) < 1e-3
+
+
 def test_model_dir_holds_config_labels_hashes_metrics_and_card(trained):
     for f in ("config.json", "model.safetensors", "labels.json", "calibration.json", "training.json",
               "train_config.json", "data.json", "metrics.json", "README.md"):

@@ -25,6 +25,7 @@ from ..errors import StudioError
 from ..model import Claim, Document
 from . import convert
 
+
 class StudioConfig(BaseModel):
     """configs/studio.yaml: the labeling interface, push/pull settings and the ML backend."""
 

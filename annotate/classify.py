@@ -368,6 +368,14 @@ def _probs(logits: torch.Tensor, temperature: float, labels: Sequence[str]) -> l
     return [{lab: round(v, 4) for lab, v in zip(labels, row)} for row in p]
 
 
+def bf16_native() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices natively (oneDNN's check: AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 class Classifier:
     """A trained model directory, ready to predict calibrated type and stance probabilities for example rows."""
 
@@ -375,11 +383,14 @@ class Classifier:
         self.model, self.tokenizer, self.meta, self.temperatures = load(model_dir)
         self.batch_size = batch_size
         self.name = f"{self.meta.get('name', Path(model_dir).name)}-{self.meta.get('version', '0')}"
+        self.bf16 = False  # run the encoder's matrix products in bfloat16 (`ClassifierLabeler.fast_math`)
 
     def predict(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Per row: `type`, `type_scores`, `stance`, `stance_scores` (calibrated)."""
-        t, s = predict_logits(self.model, self.tokenizer, rows, self.meta["max_length"], self.meta["context_words"],
-                              self.batch_size)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            t, s = predict_logits(self.model, self.tokenizer, rows, self.meta["max_length"],
+                                  self.meta["context_words"], self.batch_size)
+        t, s = t.float(), s.float()
         tp = _probs(t, self.temperatures.get("type", 1.0), TYPE_LABELS)
         sp = _probs(s, self.temperatures.get("stance", 1.0), STANCE_LABELS)
         return [{"type": max(a, key=a.get), "type_scores": a, "stance": max(b, key=b.get), "stance_scores": b}
@@ -424,11 +435,35 @@ class ClassifierLabeler:
             link_targets(doc, lex)
         return docs
 
-    def quantize(self) -> None:
-        """Dynamic int8 quantization of the classifier's linear layers (CPU inference), marked in the model name."""
-        self.classifier.model = torch.ao.quantization.quantize_dynamic(self.classifier.model, {nn.Linear},
-                                                                       dtype=torch.qint8)
-        self.name = self.classifier.name = f"{self.classifier.name}-int8"
+    def fast_math(self, mode: str = "auto") -> str:
+        """Cheaper arithmetic for CPU inference, chosen by what this CPU does natively: `bf16` (bfloat16 matrix
+        products, where the CPU has them: AVX512-BF16 or AMX), `int8` (feed-forward layers in int8), `auto` (bf16
+        when native, else int8), `off`. Returns what it applied."""
+        if mode == "auto":
+            mode = "bf16" if bf16_native() else "int8"
+        if mode == "bf16":
+            self.classifier.bf16 = True
+            self.name = self.classifier.name = f"{self.classifier.name}-bf16"
+        elif mode in ("int8", "ffn", "all"):
+            self.quantize("all" if mode == "all" else "ffn")
+        return mode
+
+    def quantize(self, layers: str = "ffn") -> None:
+        """Dynamic int8 quantization for CPU inference, marked in the model name: `ffn` the encoder's feed-forward
+        layers (two thirds of its arithmetic; attention and the heads, which are sensitive, stay fp32), `all` every
+        linear layer."""
+        import warnings
+
+        model = self.classifier.model
+        if layers == "all":
+            targets: set | set[str] = {nn.Linear}
+        else:
+            targets = {n for n, m in model.named_modules() if isinstance(m, nn.Linear) and n.startswith("encoder.")
+                       and (".intermediate.dense" in n or (".output.dense" in n and ".attention." not in n))}
+        with warnings.catch_warnings():  # torch's notice that eager quantization moves to torchao
+            warnings.simplefilter("ignore")
+            self.classifier.model = torch.ao.quantization.quantize_dynamic(model, targets, dtype=torch.qint8)
+        self.name = self.classifier.name = f"{self.classifier.name}-int8{'' if layers == 'all' else '-ffn'}"
 
     def span_sources(self, pairs: list[tuple[Document, Any]]) -> dict[str, tuple[Any, Any]]:
         """(source, cue) from the span head for claims typed attributed whose sentence frames named no source: the

@@ -103,11 +103,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(as_json(result))
         return 0
     print(f"synthetic corpus   {result.documents} documents, {result.claims} claims")
-    print(f"annotate score     {result.claims_per_s:8.1f} claims/s  ({result.seconds:.1f} s end to end, {result.labeler})")
+    print(f"annotate score     {result.claims_per_s:8.1f} claims/s  ({result.seconds:.1f} s run, {result.labeler}); "
+          f"{result.end_to_end_claims_per_s:.1f} claims/s with start-up ({result.end_to_end_seconds:.1f} s)")
     print(f"naive baseline     {result.baseline_claims_per_s:8.1f} claims/s  (pipeline('text-classification'), "
           f"one claim at a time, {result.baseline_claims} claims)")
     print(f"ratio              {result.ratio:8.2f}x")
     print(f"peak RSS (score)   {result.peak_rss_mb:8.1f} MB")
+    print(f"CPU kernels        {result.cpu}")
     print("stages (s)         " + "  ".join(f"{k[:-2]} {getattr(result, k):.1f}"
                                          for k in ("parse_s", "attribute_s", "classify_s", "verify_s", "report_s")))
     return 0

@@ -132,7 +132,7 @@ def score_paths(paths: Iterable[str | Path], out: str | Path, annotator: Annotat
     stages["report_s"] = round(time.perf_counter() - t2, 3)
     report.seconds = time.perf_counter() - t0
     report.stages = stages
-    write_timings(out, {**stages, "total_s": round(report.seconds, 3), "engine": engine})
+    write_timings(out, {**stages, "total_s": round(report.seconds, 3), "engine": engine, "labeler": annotator.name})
     return report
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Literal
 
 from pydantic import BaseModel
 
@@ -44,7 +44,9 @@ class PipelineConfig(BaseModel):
     html_min_words: int = 5
     batch_size: int = 32
     parse_workers: int = 0
-    quantize: bool = False
+    # cheaper classifier arithmetic: auto (bf16 where the CPU has it natively, else int8 feed-forward layers),
+    # bf16, int8, all (every linear layer in int8), off
+    fast_math: Literal["auto", "bf16", "int8", "all", "off"] = "off"
     threads: int = 0
     heading_max_words: int = 14
     boilerplate: Boilerplate = Boilerplate()

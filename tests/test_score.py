@@ -91,3 +91,22 @@ def test_ray_engine_gives_the_same_run_as_the_local_engine(tmp_path):
     assert _rows(distributed / "claims.jsonl") == _rows(local / "claims.jsonl")
     assert _rows(distributed / "documents.jsonl") == _rows(local / "documents.jsonl")
     assert len((distributed / "manifest.jsonl").read_text().splitlines()) == 3
+
+
+def test_a_parse_worker_gives_the_same_claims_and_times_every_stage(tmp_path):
+    """spaCy in a worker process (parse_workers) pipelines parsing with labeling; the claims are the same, and the run
+    directory says where the time went."""
+    from annotate.annotator import Annotator, pipeline_config
+    from annotate.score import score_paths
+
+    runs = {}
+    for workers in (0, 1):
+        annotator = Annotator(pipeline_config(labeler="rules", parse_workers=workers, verify=False, report=False))
+        out = tmp_path / f"w{workers}"
+        score_paths([ROOT / "corpus"], out, annotator, shard_docs=2, progress=False)
+        annotator.close()
+        runs[workers] = _rows(out / "claims.jsonl")
+        stages = json.loads((out / "timings.json").read_text())
+        assert {"parse_s", "attribute_s", "classify_s", "verify_s", "report_s"} <= set(stages)
+        assert stages["parse_s"] > 0 and stages["attribute_s"] > 0 and stages["total_s"] >= stages["classify_s"]
+    assert runs[1] == runs[0] and len(runs[0]) > 100

@@ -6,7 +6,7 @@ MODEL_DIR ?= models/annotate-minilm
 export HF_HUB_OFFLINE = 1
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: setup setup-test studio-server browser demo model test test-fast bench
+.PHONY: setup setup-test studio-server browser demo model test test-fast probes bench
 
 # torch first and pinned: the CPU wheel of 2.13.0 is on the machine; other specs pull CUDA builds.
 setup:
@@ -40,6 +40,10 @@ test: setup-test
 # Without the Label Studio server, browser and slow training tests.
 test-fast:
 	$(PY) -m pytest -q -m "not studio and not browser and not slow"
+
+# Behavioural probes (../shared/spec/probes.jsonl and tests/behaviour/probes.jsonl), model and rules.
+probes: setup
+	annotate evaluate --probes --model $(MODEL_DIR) --min-pass-rate 0.95
 
 bench: setup
 	annotate bench

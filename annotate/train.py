@@ -136,6 +136,8 @@ def load_config(path: str | Path = "train.yaml", **overrides) -> TrainConfig:
 def voa_rows(cfg: TrainConfig, data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Training rows of the voa-news train articles and dev rows of the dev articles (the pipeline's own segments
     labelled with the gold, like the seeds), with their counts recorded in `data`."""
+    if not cfg.voa.labels:
+        return [], []
     labels, folder = resolve(cfg.voa.labels), resolve(cfg.datasets_dir) / cfg.voa.folder
     train_docs = voa_documents(labels, folder, cfg.voa.train_splits, cfg.voa.exclude_groups)
     dev_docs = voa_documents(labels, folder, [cfg.voa.dev_split], cfg.voa.exclude_groups) \
@@ -270,7 +272,7 @@ def stance_weights(stance_idx: list[int], balance: bool) -> torch.Tensor | None:
 
 def residual_penalty(logits: torch.Tensor, prior: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """Mean squared (centred) head logits on rows with a rule prior: the head departs from the rules only
-    where the evidence pays for it, which keeps ~150 gold claims from being memorised past the rules."""
+    where the evidence pays for it, which keeps a few hundred gold claims from being memorised past the rules."""
     has = prior.abs().sum(-1) > 0
     if not has.any():
         return logits.new_zeros(())
@@ -560,18 +562,19 @@ git-ignored and rebuilt from `train_config.json` (seed {seed}, deterministic on 
   tokens): scepticism is often voiced in the next sentence or in scare quotes inside the sentence.
 - **One multi-task model** (shared encoder, a linear type head and a linear stance head over
   [mean of tokens; `[CLM]` vector], a per-token BIO head for source/cue spans). Stance has only the
-  project's gold (~150 claims): on its own it would overfit, while the attribution and subjectivity
+  project's gold (under a thousand claims): on its own it would overfit, while the attribution and subjectivity
   signal learnt from thousands of public-corpus sentences (cue words, reporting frames, evaluative
   language) is what stance depends on. One encoder also means one forward pass per claim at scoring time.
 - **Rule priors**: the rule labeler's type and stance probabilities for the claim are added as log-priors
-  to the heads' logits (weights {prior_scale} at the start, then learnt). With ~150 gold claims the model
-  learns where to correct the rules (opinion vs fact, endorsement) instead of relearning what they get right.
+  to the heads' logits (weights {prior_scale} at the start, then learnt), and which rules fired is an input
+  to the heads. With so few gold claims the model learns where to correct the rules (opinion vs fact,
+  endorsement) instead of relearning what they get right. Stance loss weighted by inverse label frequency: {balance}.
   Gold rows are the pipeline's own segments labelled by the overlapping gold segment, so the training inputs
   (markers from the attributor, rule priors) are those met when scoring.
 - **Partial labels**: corpora that only narrow the type down (PolNeAR "unattributed" = opinion or fact,
   CheckThat OBJ = fact or attributed) are trained with -log P(label in allowed set).
-- **Calibration**: one temperature per head, fitted on dev data (type: corpus dev splits and held-out gold;
-  stance: held-out gold). Temperatures: {temps}.
+- **Calibration**: one temperature per head, fitted on dev data (the voa-news dev articles, corpus dev
+  splits, held-out gold). Temperatures: {temps}.
 - Targets (`target`) are linked by the rule labeler's `link_targets`, not predicted.
 
 ## Data
@@ -597,7 +600,7 @@ def write_card(out: Path, cfg: TrainConfig, data: dict[str, Any], metrics: dict[
                 dev.append(f"- {corpus} {key}: F1 {v['f1']:.3f}")
     (out / "README.md").write_text(CARD.format(
         name=cfg.name, version=cfg.version, seed=cfg.seed, prior_scale=list(cfg.prior_scale), freeze=cfg.freeze_layers,
-        context_words=cfg.context_words, max_length=cfg.max_length,
+        context_words=cfg.context_words, max_length=cfg.max_length, balance="yes" if cfg.stance_balance else "no",
         temps=metrics["temperatures"] or "not fitted (no dev data)", data="\n".join(rows),
         dev="\n".join(dev) or "- no dev data", losses=[round(x, 4) for x in metrics["train_loss"]],
         seconds=metrics["seconds"]))

@@ -260,7 +260,8 @@ def small_train_config(tmp: Path):
     """A small, fast `annotate train` configuration: the pretrained MiniLM on the pulled labels alone."""
     from annotate.train import TrainConfig
 
-    return TrainConfig(name="studio-test", version="0.1", gold=None, corpora={}, base_epochs=0, span={"enabled": False},
+    return TrainConfig(name="studio-test", version="0.1", gold=None, voa={"labels": None}, corpora={}, base_epochs=0,
+                       span={"enabled": False},
                        calibration={"enabled": False}, epochs=2, batch_size=8, max_length=96, lr=1e-4, head_lr=5e-3,
                        threads=2, progress=False, output_dir=str(tmp))
 

@@ -105,13 +105,17 @@ class Annotator:
         """Segment, attribute and label a batch of documents in memory (in place; returns them)."""
         t0 = time.perf_counter()
         parses = parse_documents(docs, self.nlp, self.cfg, batch_size=self.cfg.batch_size)
-        t1 = time.perf_counter()
+        self.timings["parse"] += time.perf_counter() - t0
+        return self._attribute_and_label(docs, parses)
+
+    def _attribute_and_label(self, docs: list[Document], parses: list[list]) -> list[Document]:
+        """Claims, sources and cues from the parses, then labels (timed as `attribute` and `classify`)."""
+        t0 = time.perf_counter()
         build_documents(docs, parses)
-        t2 = time.perf_counter()
+        t1 = time.perf_counter()
         self.labeler.label(docs)
-        t3 = time.perf_counter()
-        for stage, seconds in (("parse", t1 - t0), ("attribute", t2 - t1), ("classify", t3 - t2)):
-            self.timings[stage] += seconds
+        self.timings["attribute"] += t1 - t0
+        self.timings["classify"] += time.perf_counter() - t1
         return docs
 
     def score_safely(self, docs: list[Document]) -> tuple[list[Document], list[InputError]]:
@@ -182,13 +186,7 @@ class Annotator:
             blobs, seconds = future.result()
             parsed = [Doc(self.nlp.vocab).from_bytes(b) for b in blobs]
             self.timings["parse"] += seconds
-            t0 = time.perf_counter()
-            build_documents(batch, pair_parses(regs, parsed))
-            t1 = time.perf_counter()
-            self.labeler.label(batch)
-            self.timings["attribute"] += t1 - t0
-            self.timings["classify"] += time.perf_counter() - t1
-            return batch, batch, []
+            return batch, self._attribute_and_label(batch, pair_parses(regs, parsed)), []
         except Exception:
             fresh = [Document.from_record(d.to_record()) for d in batch]
             return (batch, *self.score_safely(fresh))

@@ -400,11 +400,12 @@ def version_text() -> str:
     import json
 
     from . import __version__
+    from .annotator import has_model
     from .config import config_version, model_dir
 
     d = model_dir()
     meta = d / "training.json"
-    if meta.exists() and any(d.glob("*.safetensors")):
+    if meta.exists() and has_model(d):
         m = json.loads(meta.read_text())
         model = f"{m.get('name', d.name)}-{m.get('version', '?')} ({d})"
     else:

@@ -145,11 +145,11 @@ def judge_labelers(gold_docs: list[Document], labelers: dict[str, Any]) -> dict[
 
 def evaluate_voa(model_dir: Path, train_cfg, split: str) -> dict[str, Any]:
     """Model and rules on the voa-news articles of `split`, against their hand labels."""
-    from .config import resolve
     from .gold import voa_documents
     from .rules import RuleLabeler
+    from .train import voa_paths
 
-    gold = voa_documents(resolve(train_cfg.voa.labels), resolve(train_cfg.datasets_dir) / train_cfg.voa.folder, [split])
+    gold = voa_documents(*voa_paths(train_cfg), [split])
     out = judge_labelers(gold, {"model": C.ClassifierLabeler(model_dir), "rules": RuleLabeler()})
     return {"documents": len(gold), "segments": sum(len(d.claims) for d in gold), **out}
 
@@ -157,14 +157,13 @@ def evaluate_voa(model_dir: Path, train_cfg, split: str) -> dict[str, Any]:
 def evaluate_topics(train_cfg, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Leave-one-topic-out: per topic group, a model trained without that group's articles (stage 2 from the cached
     corpus-only model) labels all 15 of them; the rules beside it. Transfer across topics, not a setting chooser."""
-    from .config import resolve
     from .corpora import VOA_GROUPS
     from .gold import voa_documents
     from .rules import RuleLabeler
-    from .train import train
+    from .train import train, voa_paths
 
     folds: dict[str, Any] = {}
-    everything = voa_documents(resolve(train_cfg.voa.labels), resolve(train_cfg.datasets_dir) / train_cfg.voa.folder)
+    everything = voa_documents(*voa_paths(train_cfg))
     for group in VOA_GROUPS:
         say(f"topic fold: hold out {group}")
         fold = train_cfg.model_copy(update={

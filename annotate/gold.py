@@ -134,7 +134,8 @@ def pipeline_examples(docs: Iterable[Document], weight: float = 1.0, exclude: It
     from .metrics import align
     from .rules import RuleLabeler
 
-    gold = {d.id: d for d in docs if d.id not in set(exclude)}
+    skip = set(exclude)
+    gold = {d.id: d for d in docs if d.id not in skip}
     found = score_documents([Document.from_record(d.to_record()) for d in gold.values()], RuleLabeler())
     rows = []
     for doc in found:
@@ -156,7 +157,8 @@ def voa_documents(labels: Path | None, folder: Path, splits: Iterable[str] | Non
     if labels is None or not labels.exists() or not folder.exists():
         return []
     wanted = None if splits is None else list(dict.fromkeys(splits))
-    texts = [d for s in (wanted or [None]) for d in load_voa_news(folder, s) if d.id[:2] not in set(exclude_groups)]
+    held_out = set(exclude_groups)
+    texts = [d for s in (wanted or [None]) for d in load_voa_news(folder, s) if d.id[:2] not in held_out]
     docs, errors = gold_documents(labels, texts, subset=True)
     if errors:
         raise ConfigError(f"{labels}: {errors[0]}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Literal
+from typing import Iterator, Literal
 
 from pydantic import BaseModel
 
@@ -290,12 +290,6 @@ def build_documents(docs: list[Document], parses: list[list]) -> list[Document]:
     for doc, items in zip(docs, parses):
         _build(doc, items)
     return docs
-
-
-def segment_documents(docs: Iterable[Document], nlp, cfg: PipelineConfig, batch_size: int = 64) -> list[Document]:
-    """Parse, segment and attribute a batch of documents (`parse_documents` then `build_documents`)."""
-    docs = list(docs)
-    return build_documents(docs, parse_documents(docs, nlp, cfg, batch_size))
 
 
 def _build(doc: Document, items: list[tuple[Region, object]]) -> None:

@@ -131,6 +131,11 @@ def load_config(path: str | Path = "train.yaml", **overrides) -> TrainConfig:
     return load(path, TrainConfig, **overrides)
 
 
+def voa_paths(cfg: TrainConfig) -> tuple[Path | None, Path]:
+    """The voa-news label file and the folder of its article texts."""
+    return resolve(cfg.voa.labels), resolve(cfg.datasets_dir) / cfg.voa.folder
+
+
 # --- 2. data ---------------------------------------------------------------------------------------------------
 
 def voa_rows(cfg: TrainConfig, data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -138,7 +143,7 @@ def voa_rows(cfg: TrainConfig, data: dict[str, Any]) -> tuple[list[dict[str, Any
     labelled with the gold, like the seeds), with their counts recorded in `data`."""
     if not cfg.voa.labels:
         return [], []
-    labels, folder = resolve(cfg.voa.labels), resolve(cfg.datasets_dir) / cfg.voa.folder
+    labels, folder = voa_paths(cfg)
     train_docs = voa_documents(labels, folder, cfg.voa.train_splits, cfg.voa.exclude_groups)
     dev_docs = voa_documents(labels, folder, [cfg.voa.dev_split], cfg.voa.exclude_groups) \
         if cfg.voa.dev_split and cfg.calibration.enabled else []
@@ -537,7 +542,7 @@ def _train_stage(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | No
     # Save: weights, tokenizer, label maps, temperatures, config, data hashes, metrics, model card.
     meta = {"name": cfg.name, "version": cfg.version, "max_length": cfg.max_length,
             "context_words": cfg.context_words, "dropout": cfg.dropout, "span_head": bool(spans_train),
-            "pooling": cfg.pooling, "window_sentences": cfg.window_sentences if cfg.pooling == "span" else 0,
+            "pooling": cfg.pooling, "window_sentences": chunk_size(cfg),
             "seed": cfg.seed, "encoder": cfg.encoder, "init_from": cfg.init_from, "key": key}
     C.save(model, tokenizer, out, meta, temps)
     metrics = {"train_loss": losses, "dev": dev, "temperatures": temps, "seconds": round(time.time() - started, 1)}

@@ -552,6 +552,10 @@ class People:
 
 
 UNNAMED = ("unnamed reports", "anonymous")  # canonical name and kind of a report that names no source
+# "a Pentagon official", "one local resident": an unnamed individual, whatever organisation the phrase names.
+INDEFINITE_PERSON = re.compile(r"(an?|one|another)\b[^,]*?\b(official|source|diplomat|resident|witness|officer|person)\b")
+MEDIA_HEADS = {"media", "radio", "television", "tv", "newspaper", "newspapers", "press", "outlets", "broadcaster"}
+DOCUMENT_HEADS = {"poll", "polls", "survey", "surveys", "study"}
 UNNAMED_PEOPLE = (r"\b(officials|sources|source|diplomats|diplomat|residents|witnesses|people|analysts|experts|observers|"
                   r"activists|critics|scientists|scholars|researchers|reports|militants|protesters|protestors|rebels|"
                   r"separatists|fighters|hackers|villagers|refugees|officers|commanders|insurgents|lawmakers|"
@@ -586,6 +590,13 @@ def canonical_source(span_text: str, people: "People | list[str] | None" = None,
     if words and re.fullmatch(UNNAMED_PEOPLE, words[-1]) and not named:
         kind = classify_kind(span_text, False)  # "Obama administration officials": unnamed people first
         return phrase, "anonymous" if kind in ("other", "official") else kind
+    if person is None and INDEFINITE_PERSON.match(low):
+        kind = classify_kind(span_text, False)  # "a Pentagon official": an unnamed person, not the Pentagon
+        return phrase, "anonymous" if kind in ("other", "official") else kind
+    if words and words[-1] in MEDIA_HEADS and not named and _body_of(low) != "state media":
+        return phrase, "media"  # "Ukrainian media", "Israel radio": outlets of a country, not its government
+    if words and words[-1] in DOCUMENT_HEADS and not named:
+        return phrase, "other"  # "an Israeli opinion poll"
     if person is not None and re.search(r"'s (government|administration|cabinet)\b", low) and \
             (state_of(span_text) or default_state):  # "Prime Minister Nawaz Sharif's government"
         return (state_of(span_text) or (default_state,))[0], "official"
@@ -602,14 +613,16 @@ def canonical_source(span_text: str, people: "People | list[str] | None" = None,
         holder = people.holder(office, at)  # "the spokesman" the article has named
         if holder is not None:
             return holder, people.kind(holder) if classify_kind(span_text, True) == "other" else classify_kind(span_text, True)
-    if re.search(UNNAMED_PEOPLE, low) or re.match(r"(an?|one|another)\b[^,]*?\b(official|source|diplomat|resident|witness|"
-                                                  r"officer|person)\b", low):
+    if re.search(UNNAMED_PEOPLE, low):
         kind = classify_kind(span_text, False)  # unnamed people keep their phrase (as written, without its article)
         return phrase, "anonymous" if kind in ("other", "official") else kind
     found = state_of(span_text)
     body = _body_of(low)
-    if found is not None and " and " in low and len({st for _, _, st in _state_hits(span_text)}) > 1:
-        return phrase, "official"  # "Britain and Canada": a joint source of states
+    states = list(dict.fromkeys(st for _, _, st in _state_hits(span_text)))
+    if found is not None and " and " in low and len(states) > 1:
+        if body is None and office is None and re.fullmatch(r"(both |the )?[\w. '-]+( and [\w. '-]+)+", low):
+            return " and ".join(states), "official"  # "Both Hanoi and Manila": the states, jointly
+        return phrase, "official"  # "Britain and Canada's navies": a joint source of states
     if found is not None and body is None and office is None:
         # "U.S. Northern Command", "Pakistan Muslim League": a named organisation, not the state itself
         outside = span_text[: found[1]] + " " + span_text[found[2] :]
@@ -684,40 +697,46 @@ OPEN_QUOTES, CLOSE_QUOTES = "“«", "”»"
 
 
 def quotations(text: str) -> list[tuple[int, int]]:
-    """Stretches of direct speech, from an opening to its closing quote mark. A paragraph that opens a quote and
-    never closes it continues into the next paragraph that opens one (the convention of multi-paragraph quotes)."""
-    out, start, straight = [], None, False
+    """Stretches of direct speech, from an opening to its closing quote mark. A straight quote closes whatever quote
+    is open (writers mix “curly" and "straight” marks). A paragraph that opens a quote and never closes it continues
+    into the next paragraph that opens one (the convention of multi-paragraph quotes), else the quote ends with it."""
+    out, start = [], None
     for i, ch in enumerate(text):
-        if ch in OPEN_QUOTES or (ch == '"' and not straight):
-            if start is None:
-                start = i
-            straight = ch == '"' or straight
-        elif ch in CLOSE_QUOTES or (ch == '"' and straight):
-            if start is not None:
-                out.append((start, i + 1))
-            start, straight = None, False
+        if start is None and (ch in OPEN_QUOTES or ch == '"'):
+            start = i
+        elif start is not None and (ch in CLOSE_QUOTES or ch == '"'):
+            out.append((start, i + 1))
+            start = None
         elif ch == "\n" and start is not None and text[i + 1 : i + 2] != "\n" and \
                 not text[i + 1 :].lstrip()[:1] in OPEN_QUOTES + '"':
-            start, straight = None, False  # a paragraph break not followed by a continued quote: unbalanced
+            out.append((start, len(text[:i].rstrip())))  # unbalanced, not continued in the next paragraph: it ends with its paragraph
+            start = None
+    if start is not None:
+        out.append((start, len(text.rstrip())))
     return out
 
 
 def quote_speakers(claims: list[Claim], text: str) -> dict[int, Claim]:
-    """For claims inside a multi-sentence quotation without a frame of their own, the claim whose frame names the
-    speaker: the one in the same quotation with its frame outside it ('"A. B," he said.'), or the report just
-    before the quotation opens ('He said: "A. B."')."""
+    """For claims inside a quotation without a frame of their own, the claim whose frame names the speaker: one
+    overlapping the quotation with its frame outside it ('"A. B," he said.', 'He told VOA, "A. B."'), the report
+    just before the quotation opens ('He said: "A. B."'), or the speaker of the quotation just before it in the
+    same paragraph with no sentence of the author's between ('"A," he said. "B."')."""
     out: dict[int, Claim] = {}
+    speaker_of: list[tuple[int, Claim]] = []  # (end of quotation, its speaker's claim)
     for qs, qe in quotations(text):
         inside = [c for c in claims if c.type != "other" and qs <= c.start and c.end <= qe]
-        if len(inside) < 2 and not any(c.source is None or c.source.text.lower() in FIRST_PERSON for c in inside):
-            continue
-        framed = [c for c in inside if c.source is not None and not (qs <= c.source.start < qe)
-                  and c.source.text.lower() not in FIRST_PERSON]
+        framed = [c for c in claims if c.type != "other" and c.start < qe and c.end > qs and c.source is not None
+                  and not (qs <= c.source.start < qe) and c.source.text.lower() not in FIRST_PERSON]
         before = [c for c in claims if c.end <= qs and c.type != "other"]
         if not framed and before and before[-1].source is not None and \
                 re.search(r"[:,]\s*$", text[before[-1].end : qs]) is not None:
             framed = [before[-1]]  # "He said: “...”" / "Mr. Bush says, ... :" then the quote
+        if not framed and speaker_of:
+            end, speaker = speaker_of[-1]
+            if "\n" not in text[end:qs] and not any(end <= c.start and c.end <= qs for c in claims):
+                framed = [speaker]
         if framed:
+            speaker_of.append((qe, min(framed, key=lambda f: abs(f.start - qs))))
             for c in inside:
                 if c.source is None or c.source.text.lower() in FIRST_PERSON:
                     out[c.index] = min(framed, key=lambda f: abs(f.start - c.start))

@@ -65,3 +65,35 @@ def test_kinds_of_unlisted_sources():
     assert classify_kind("Professor Ayesha Siddiqa", has_name=True) == "expert"
     assert classify_kind("Foreign Minister Wang Yi", has_name=True) == "official"
     assert strip_titles("Field Marshal Asim Munir") == "Asim Munir"
+
+
+def _rules(text):
+    from annotate.annotator import score_documents
+    from annotate.model import Document
+    from annotate.rules import RuleLabeler
+
+    return score_documents([Document(id="t", text=text)], RuleLabeler())[0]
+
+
+def test_quotations_pair_mixed_marks_and_end_with_an_unclosed_paragraph():
+    from annotate.attribute import quotations
+
+    text = '“A b. C d," he said. "E f.”\n\nShe said, “G h.\n\nNext paragraph.'
+    spans = [text[a:b] for a, b in quotations(text)]
+    assert spans == ['“A b. C d,"', '"E f.”', "“G h."]
+
+
+def test_a_quote_after_an_attributed_quote_is_the_same_speakers():
+    doc = _rules('Talks stalled on Monday, according to the ministry.\n\n"We have waited for months," said Colonel '
+                 'Ahmed Raza, a local commander. "Our men are tired. The roads are closed."\n\nThe convoy left on Tuesday.')
+    for snippet in ("Our men are tired", "The roads are closed"):
+        c = find_claim(doc, snippet)
+        assert c.type == "attributed" and c.source.canonical == "Ahmed Raza", snippet
+    assert find_claim(doc, "The convoy left").source is None
+
+
+def test_unnamed_people_media_and_joint_states_by_the_name_convention():
+    assert canonical_source("A Pentagon official") == ("Pentagon official", "anonymous")
+    assert canonical_source("Ukrainian media") == ("Ukrainian media", "media")
+    assert canonical_source("Both Hanoi and Manila") == ("Vietnam and Philippines", "official")
+    assert canonical_source("the Pentagon") == ("Pentagon", "official")

@@ -109,7 +109,7 @@ def test_agreement_figures_in_the_guide_are_those_of_the_two_readings():
 
 def test_rule_labeler_on_voa_news_dev_does_not_regress():
     """The rules where their settings are chosen (voa-news dev, 18 articles), against floors just under the figures
-    measured when the lexicons were last changed (type 0.809, stance 0.446, attributed F1 0.926, canonical 0.740)."""
+    measured when the lexicons were last changed (type 0.799, stance 0.441, attributed F1 0.926, canonical 0.740)."""
     from annotate.annotator import score_documents
     from annotate.evaluate import judge
     from annotate.rules import RuleLabeler

@@ -709,7 +709,7 @@ def quotations(text: str) -> list[tuple[int, int]]:
             start = None
         elif ch == "\n" and start is not None and text[i + 1 : i + 2] != "\n" and \
                 not text[i + 1 :].lstrip()[:1] in OPEN_QUOTES + '"':
-            out.append((start, len(text[:i].rstrip())))  # unbalanced, not continued in the next paragraph: it ends with its paragraph
+            out.append((start, len(text[:i].rstrip())))  # not continued in the next paragraph: ends with its own
             start = None
     if start is not None:
         out.append((start, len(text.rstrip())))

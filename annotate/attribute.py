@@ -563,6 +563,13 @@ UNNAMED_PEOPLE = (r"\b(officials|sources|source|diplomats|diplomat|residents|wit
                   r"medics|doctors|survivors|students|workers|farmers)\b")
 
 
+def _unnamed_people(span_text: str, phrase: str) -> tuple[str, str]:
+    """Unnamed people keep their phrase (as written, without its article); their kind is anonymous unless their
+    words say expert or media ("analysts", "journalists")."""
+    kind = classify_kind(span_text, False)
+    return phrase, "anonymous" if kind in ("other", "official") else kind
+
+
 def canonical_source(span_text: str, people: "People | list[str] | None" = None, at: int | None = None,
                      default_state: str | None = None) -> tuple[str, str]:
     """(canonical name, kind) of a source span by the convention above."""
@@ -587,12 +594,10 @@ def canonical_source(span_text: str, people: "People | list[str] | None" = None,
     if re.fullmatch(r"(media |news |press )?reports?", phrase.lower()):
         return UNNAMED
     words = re.findall(r"[\w'-]+", low)
-    if words and re.fullmatch(UNNAMED_PEOPLE, words[-1]) and not named:
-        kind = classify_kind(span_text, False)  # "Obama administration officials": unnamed people first
-        return phrase, "anonymous" if kind in ("other", "official") else kind
-    if person is None and INDEFINITE_PERSON.match(low):
-        kind = classify_kind(span_text, False)  # "a Pentagon official": an unnamed person, not the Pentagon
-        return phrase, "anonymous" if kind in ("other", "official") else kind
+    # "Obama administration officials", "a Pentagon official": unnamed people first, whatever body the phrase names
+    if (words and re.fullmatch(UNNAMED_PEOPLE, words[-1]) and not named) or \
+            (person is None and INDEFINITE_PERSON.match(low)):
+        return _unnamed_people(span_text, phrase)
     if words and words[-1] in MEDIA_HEADS and not named and _body_of(low) != "state media":
         return phrase, "media"  # "Ukrainian media", "Israel radio": outlets of a country, not its government
     if words and words[-1] in DOCUMENT_HEADS and not named:
@@ -614,12 +619,11 @@ def canonical_source(span_text: str, people: "People | list[str] | None" = None,
         if holder is not None:
             return holder, people.kind(holder) if classify_kind(span_text, True) == "other" else classify_kind(span_text, True)
     if re.search(UNNAMED_PEOPLE, low):
-        kind = classify_kind(span_text, False)  # unnamed people keep their phrase (as written, without its article)
-        return phrase, "anonymous" if kind in ("other", "official") else kind
+        return _unnamed_people(span_text, phrase)
     found = state_of(span_text)
     body = _body_of(low)
-    states = list(dict.fromkeys(st for _, _, st in _state_hits(span_text)))
-    if found is not None and " and " in low and len(states) > 1:
+    states = list(dict.fromkeys(st for _, _, st in _state_hits(span_text))) if found and " and " in low else []
+    if len(states) > 1:
         if body is None and office is None and re.fullmatch(r"(both |the )?[\w. '-]+( and [\w. '-]+)+", low):
             return " and ".join(states), "official"  # "Both Hanoi and Manila": the states, jointly
         return phrase, "official"  # "Britain and Canada's navies": a joint source of states

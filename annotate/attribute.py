@@ -195,6 +195,17 @@ def _cue_tokens(tok) -> list[int]:
     return sorted(cue)
 
 
+def _unsaid(verb) -> bool:
+    """A report the text says was not made ("did not say whether", "no group has claimed", "declined to say"): what
+    follows is the author's account of a silence, not the source's claim."""
+    if any(c.dep_ == "neg" for c in verb.children):
+        return True
+    if any(c.dep_ in ("nsubj", "nsubjpass") and any(d.dep_ == "det" and d.lower_ == "no" for d in c.children)
+           for c in verb.children):
+        return True
+    return verb.dep_ == "xcomp" and verb.head.lemma_.lower() in ("decline", "refuse")
+
+
 def _verb_frame(tok, sent, lex: Lexicon) -> Frame | None:
     """The frame of a reporting verb: "X said (that) Y", "Y, X said", "X is reported to Y", "X condemned Y"."""
     lemma = tok.lemma_.lower()
@@ -213,6 +224,8 @@ def _verb_frame(tok, sent, lex: Lexicon) -> Frame | None:
                          if expl else set())
         return Frame(cue=[tok.i], source=[tok.i], contents=contents, frame_tokens=own,
                      sentiment=lex.verb_stance[lemma], unnamed=True)
+    if _unsaid(tok):
+        return None
     comps = [c for c in kids if c.dep_ == "ccomp"] or _relcl_content(tok)
     joins: list[int] = []
     if not comps and lemma in lex.infinitive_content:  # "claimed to have launched", "urged Vietnam to stop"
@@ -343,6 +356,14 @@ def find_frames(sent, lex: Lexicon | None = None) -> list[Frame]:
             inside.update(i for c in frame.contents for i in _subtree_range(sent.doc[c]))
     frames.sort(key=lambda f: f.cue[0])
     return frames
+
+
+def house_voice(frame: Frame, sdoc, outlet: str | None) -> bool:
+    """Whether a frame's source is the publishing outlet or its staff ("VOA's Benjamin Sand reports that ..." in a
+    VOA article): the outlet's own reporters speak with the author's voice, so theirs is no report."""
+    if not outlet or not frame.source or frame.unnamed:
+        return False
+    return word_re(outlet).search(" ".join(sdoc[i].text for i in frame.source)) is not None
 
 
 # --- names -------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Iterator, Literal
 
 from pydantic import BaseModel
 
-from .attribute import Frame, attribute_document, find_frames, lexicon, person_mentions
+from .attribute import Frame, attribute_document, find_frames, house_voice, lexicon, person_mentions
 from .model import Claim, Document, Sentence
 
 PUNCT_EDGE = {"PUNCT", "CCONJ", "SCONJ", "SPACE"}
@@ -313,7 +313,7 @@ def _build(doc: Document, items: list[tuple[Region, object]]) -> None:
                 _add_other(doc, s, e, claim_frames)
                 continue
             doc.sentences.append(Sentence(si, s, e, doc.text[s:e]))
-            frames = find_frames(sent, lex)
+            frames = [f for f in find_frames(sent, lex) if not house_voice(f, sd, doc.outlet)]
             for ts, te, fi in claim_spans(sent, frames) or [(sent.start, sent.end, None)]:
                 cs, ce = _char_span(doc.text, r.start + sd[ts].idx, r.start + sd[te - 1].idx + len(sd[te - 1].text))
                 if cs >= ce:

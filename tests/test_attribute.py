@@ -97,3 +97,29 @@ def test_unnamed_people_media_and_joint_states_by_the_name_convention():
     assert canonical_source("Ukrainian media") == ("Ukrainian media", "media")
     assert canonical_source("Both Hanoi and Manila") == ("Vietnam and Philippines", "official")
     assert canonical_source("the Pentagon") == ("Pentagon", "official")
+
+
+def test_a_report_said_not_to_be_made_is_no_report():
+    doc = _rules("Military officials did not say whether the plans had changed. No group has claimed responsibility for "
+                 "the attacks. She declined to say where the information came from. The ministry said the plans had "
+                 "not changed.")
+    for snippet in ("the plans had changed", "responsibility for the attacks", "where the information came from"):
+        c = find_claim(doc, snippet)
+        assert c.type != "attributed" and c.source is None, snippet
+    assert find_claim(doc, "the plans had not changed").source.text == "The ministry"
+
+
+def test_the_outlets_own_reporters_speak_in_the_authors_voice():
+    from annotate.annotator import score_documents
+    from annotate.model import Document
+    from annotate.rules import RuleLabeler
+
+    text = "VOA's Benjamin Sand reports from Islamabad that ties between the two allies are strained."
+    own, other = (score_documents([Document(id="t", text=text, outlet=o)], RuleLabeler())[0] for o in ("VOA", "Dawn"))
+    assert find_claim(own, "ties between").source is None
+    assert find_claim(other, "ties between").source.text == "VOA's Benjamin Sand"
+
+
+def test_reported_with_a_noun_object_is_a_report():
+    c = find_claim(_rules("Residents of Donetsk reported heavy shelling on Sunday."), "heavy shelling")
+    assert c.type == "attributed" and c.source.text == "Residents of Donetsk"

@@ -81,3 +81,11 @@ def test_regions_on_a_made_up_page():
     got = [(text[r.start:r.end], r.body) for r in regions(text, cfg)]
     assert got == [("Big Headline Here", False), ("The army said talks went well.", True),
                    ("The writer is a columnist.", False), ("Keep reading for free!", False), ("More text.", False)]
+
+
+def test_a_media_teaser_is_furniture_and_names_no_speaker():
+    cfg = load("pipeline.yaml", PipelineConfig)
+    text = "VIDEO: Jets fly over the zone in a show of force.\nAll three states have challenged the zone."
+    got = [(text[r.start:r.end], r.body, r.speaker) for r in regions(text, cfg)]
+    assert got == [("VIDEO: Jets fly over the zone in a show of force.", False, None),
+                   ("All three states have challenged the zone.", True, None)]

@@ -139,6 +139,8 @@ def _source_tokens(verb, hops: int = 2) -> list[int]:
     if any(c.dep_ == "nsubjpass" for c in kids):
         return [i for c in kids if c.dep_ == "agent" for g in c.children if g.dep_ == "pobj" for i in _np_tokens(g)]
     subj = [c for c in kids if c.dep_ == "nsubj"]
+    if len(subj) > 1 and any(c.i > verb.i for c in subj):  # "Part of it, says President Bush, is ...": the inverted
+        subj = [min((c for c in subj if c.i > verb.i), key=lambda c: c.i)]  # subject speaks, the fronted one is content
     if len(subj) == 1 and subj[0].lower_ in RELATIVE and verb.dep_ == "relcl":
         return _name_tokens(verb.head)
     if not subj and verb.dep_ == "acl" and verb.head.i != verb.i:  # "issued a statement saying", "officials saying"
@@ -598,7 +600,8 @@ def canonical_source(span_text: str, people: "People | list[str] | None" = None,
         people = People([(0, p) for p in (people or [])])
     t = name_tables()
     head, _, described = span_text.partition(", ")
-    if described and re.search(r"[A-Z]", head) and not re.search(r"\b(and|or)\b", described):
+    if described and re.search(r"[A-Z]", head) and not re.search(r"\b(and|or)\b", described) and \
+            people.named_in(described, at) is None:  # "a spokesman for the ministry, Hong Lei" is Hong Lei
         # "The Institute for Arms Studies, a think tank in Stockholm": the name, with the description for the kind
         canon, kind = canonical_source(head, people, at, default_state)
         if kind in ("other", "anonymous") or canon == head.strip():
@@ -688,10 +691,16 @@ def _titled_names(sd) -> list[tuple[int, str]]:
 
 
 def person_mentions(parsed: list[tuple[int, object]]) -> list[tuple[int, str]]:
-    """(document offset, name without titles) of each person named in a document."""
+    """(document offset, name without titles) of each person named in a document. A one-word "person" the document
+    elsewhere tags as a place, group or organisation, or that names a state ("Kokang rebels", "Kyiv's forces"), and
+    that is no part of a longer name, is the entity recogniser's slip, not a person."""
     out = {}
+    places = {t.text for _, sd in parsed for t in sd if t.ent_type_ in ("GPE", "NORP", "LOC", "ORG", "FAC")}
+    places -= {t.text for _, sd in parsed for e in sd.ents if e.label_ == "PERSON" and len(e) > 1 for t in e}
     for off, sd in parsed:
         for ent in sd.ents:
+            if len(ent) == 1 and (ent.text in places or state_of(ent.text) is not None):
+                continue
             if ent.label_ == "PERSON" and strip_titles(ent.text):
                 out[off + ent.start_char] = strip_titles(ent.text)
         for at, name in _titled_names(sd):

@@ -123,3 +123,16 @@ def test_the_outlets_own_reporters_speak_in_the_authors_voice():
 def test_reported_with_a_noun_object_is_a_report():
     c = find_claim(_rules("Residents of Donetsk reported heavy shelling on Sunday."), "heavy shelling")
     assert c.type == "attributed" and c.source.text == "Residents of Donetsk"
+
+
+def test_pronouns_skip_places_the_recogniser_took_for_people():
+    doc = _rules("Rebels in the Kokang region attacked the town. Tun Myat Lin, a Kokang rebel commander, spoke to VOA. "
+                 "He said the fighting would go on.")
+    assert find_claim(doc, "the fighting would go on").source.canonical == "Tun Myat Lin"
+
+
+def test_inverted_and_appositive_speakers_by_the_name_convention():
+    doc = _rules("An important part of this campaign, says President George W. Bush, is to spread democracy.")
+    assert find_claim(doc, "to spread democracy").source.text == "President George W. Bush"
+    people = ["Hong Lei"]
+    assert canonical_source("a spokesman for the Chinese foreign ministry, Hong Lei", people, 0)[0] == "Hong Lei"

@@ -638,7 +638,7 @@ def canonical_source(span_text: str, people: "People | list[str] | None" = None,
     if named:
         return named[0][1], named[0][2]
     office = _office_of(low)
-    if office is not None and at is not None and not re.search(r"\b(an?|one|two|three|several|some)\b", low):
+    if office is not None and at is not None and not re.search(r"\b(one|two|three|several|some)\b", low):
         holder = people.holder(office, at)  # "the spokesman" the article has named
         if holder is not None:
             return holder, people.kind(holder) if classify_kind(span_text, True) == "other" else classify_kind(span_text, True)

@@ -4,7 +4,7 @@ import pytest
 from conftest import find_claim
 from test_segment import D000, D001, D002, D003
 
-from annotate.attribute import canonical_source, classify_kind, strip_titles
+from annotate.attribute import People, canonical_source, classify_kind, strip_titles
 
 
 @pytest.mark.parametrize(
@@ -136,3 +136,7 @@ def test_inverted_and_appositive_speakers_by_the_name_convention():
     assert find_claim(doc, "to spread democracy").source.text == "President George W. Bush"
     people = ["Hong Lei"]
     assert canonical_source("a spokesman for the Chinese foreign ministry, Hong Lei", people, 0)[0] == "Hong Lei"
+    text = "Military spokesman Andriy Lysenko said five soldiers died. Later a military spokesman said the town held."
+    named = People([(text.index("Andriy"), "Andriy Lysenko")], text)
+    assert canonical_source("a military spokesman", named, 65)[0] == "Andriy Lysenko"  # the office's holder
+    assert canonical_source("A Pentagon official", named, 65) == ("Pentagon official", "anonymous")  # no office

@@ -89,3 +89,11 @@ def test_a_media_teaser_is_furniture_and_names_no_speaker():
     got = [(text[r.start:r.end], r.body, r.speaker) for r in regions(text, cfg)]
     assert got == [("VIDEO: Jets fly over the zone in a show of force.", False, None),
                    ("All three states have challenged the zone.", True, None)]
+
+
+def test_a_correspondents_sign_off_is_furniture():
+    cfg = load("pipeline.yaml", PipelineConfig)
+    text = ("Officials said the talks would resume. VOA's Al Pessin reports from Prague.\n"
+            "Robert Berger reports from the VOA bureau in Jerusalem.\nThe ministry reports from the region were grim.")
+    body = [text[r.start:r.end] for r in regions(text, cfg) if r.body]
+    assert body == ["Officials said the talks would resume.", "The ministry reports from the region were grim."]

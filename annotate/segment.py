@@ -147,7 +147,9 @@ def _is_heading(line: str, max_words: int) -> bool:
     """A short line that does not end like a sentence (a headline, heading or byline)."""
     words = line.split()
     one_question = line.rstrip().endswith("?") and not re.search(r"[.!?][\"”’)]*\s+\S", line)
-    return len(words) <= max_words and not re.search(r"[.!?:;\"”)\]]\s*$", line) or one_question
+    # a closing quote ends a sentence only after its stop ('... said "no."'); a headline may end on a quoted phrase
+    ends = re.search(r"([.!?:;)\]]|[.!?,][\"”’)]+)\s*$", line)
+    return len(words) <= max_words and not ends or one_question
 
 
 def _complete(tok) -> bool:

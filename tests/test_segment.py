@@ -97,3 +97,9 @@ def test_a_correspondents_sign_off_is_furniture():
             "Robert Berger reports from the VOA bureau in Jerusalem.\nThe ministry reports from the region were grim.")
     body = [text[r.start:r.end] for r in regions(text, cfg) if r.body]
     assert body == ["Officials said the talks would resume.", "The ministry reports from the region were grim."]
+
+
+def test_a_headline_may_end_on_a_quoted_phrase():
+    cfg = load("pipeline.yaml", PipelineConfig)
+    text = 'US Calls Russian Moves in Crimea "Act of Aggression"\nHe called the move "an act of aggression."'
+    assert [r.body for r in regions(text, cfg)] == [False, True]

@@ -81,6 +81,8 @@ def test_every_named_rule_fires_somewhere_on_the_seeds(seed_docs):
      "The governor said the city was calm.", "the city was calm", "fighting continued"),
     ("The ministry claimed, without offering evidence, that the strike hit only militants.",
      "The ministry said that the strike hit only militants.", "hit only militants", None),
+    ("The spokeswoman said the rebels had new rockets. She declined to say what the information was based on.",
+     "The spokeswoman said the rebels had new rockets.", "the rebels had new rockets", "declined to say"),
 ])
 def test_doubt_around_a_report_makes_it_sceptical_and_the_comment_points_at_it(text, plain, report, comment):
     from annotate.annotator import score_documents

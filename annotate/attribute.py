@@ -89,8 +89,28 @@ def _subtree_range(tok) -> list[int]:
     return list(range(tok.left_edge.i, tok.right_edge.i + 1))
 
 
+def cue_lemma(word: str) -> str:
+    """A cheap lemma for reporting words, enough to look cues up in the lexicon."""
+    w = word.lower().split()[0] if word.strip() else ""
+    known = lexicon().verb_stance
+    for suffix, repl in (("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("d", "")):
+        if w.endswith(suffix):
+            stem = w[: -len(suffix)] + repl
+            # "admitted" -> admit, "stated" -> state
+            for cand in (stem, stem + "e", stem[:-1] if len(stem) > 2 and stem[-1] == stem[-2] else stem):
+                if cand in known:
+                    return cand
+    return w
+
+
+def verb_lemma(tok) -> str:
+    """A verb's lemma, mended where spaCy's lemmatizer slips on a reporting verb ("hoped" -> "hop")."""
+    lemma = tok.lemma_.lower()
+    return lemma if lemma in lexicon().verb_stance else cue_lemma(tok.text)
+
+
 def _is_report_verb(tok, lex: Lexicon) -> bool:
-    return tok.pos_ in ("VERB", "AUX") and tok.lemma_.lower() in lex.verb_stance
+    return tok.pos_ in ("VERB", "AUX") and verb_lemma(tok) in lex.verb_stance
 
 
 SUBJECTS = ("nsubj", "nsubjpass", "csubj", "expl")
@@ -210,7 +230,7 @@ def _unsaid(verb) -> bool:
 
 def _verb_frame(tok, sent, lex: Lexicon) -> Frame | None:
     """The frame of a reporting verb: "X said (that) Y", "Y, X said", "X is reported to Y", "X condemned Y"."""
-    lemma = tok.lemma_.lower()
+    lemma = verb_lemma(tok)
     kids = list(tok.children)
     passive = any(c.dep_ == "nsubjpass" for c in kids) or any(c.dep_ == "auxpass" for c in kids)
     agent = any(c.dep_ == "agent" for c in kids)

@@ -69,7 +69,7 @@ def prior(scores: dict[str, float] | None, labels: tuple[str, ...]) -> list[floa
 def rule_features(claim: Claim) -> list[float]:
     """Which of `RULE_FEATURES` hold for a claim the rule labeler has scored."""
     from .attribute import lexicon
-    from .rules import cue_lemma
+    from .attribute import cue_lemma
 
     fired = set(claim.rules)
     if claim.cue is not None:

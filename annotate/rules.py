@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
-from .attribute import lexicon
+from .attribute import cue_lemma, lexicon
 from .config import cached, cached_yaml
 from .model import STANCES, Claim, Document
 
@@ -201,20 +201,6 @@ def approving_words(doc: Document, c: Claim, ctx: Context) -> str | None:
 
 STANCE_RULES: list[Callable] = [sceptical_cue, factive_cue, distancing_words, scare_quotes, followed_by_doubt,
                                 doubt_in_sentence, doubt_words, reliable_source, approving_words]
-
-
-def cue_lemma(word: str) -> str:
-    """A cheap lemma for reporting words, enough to look cues up in the lexicon."""
-    w = word.lower().split()[0] if word.strip() else ""
-    known = lexicon().verb_stance
-    for suffix, repl in (("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("d", "")):
-        if w.endswith(suffix):
-            stem = w[: -len(suffix)] + repl
-            # "admitted" -> admit, "stated" -> state
-            for cand in (stem, stem + "e", stem[:-1] if len(stem) > 2 and stem[-1] == stem[-2] else stem):
-                if cand in known:
-                    return cand
-    return w
 
 
 def _softmax(scores: dict[str, float], temperature: float) -> dict[str, float]:

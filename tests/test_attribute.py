@@ -140,3 +140,11 @@ def test_inverted_and_appositive_speakers_by_the_name_convention():
     named = People([(text.index("Andriy"), "Andriy Lysenko")], text)
     assert canonical_source("a military spokesman", named, 65)[0] == "Andriy Lysenko"  # the office's holder
     assert canonical_source("A Pentagon official", named, 65) == ("Pentagon official", "anonymous")  # no office
+
+
+def test_a_reporting_verb_the_lemmatizer_slips_on_still_reports():
+    from annotate.attribute import cue_lemma
+
+    assert cue_lemma("hoped") == "hope" and cue_lemma("admitted") == "admit" and cue_lemma("stated") == "state"
+    c = find_claim(_rules("Many hoped the visit would improve relations."), "the visit would improve relations")
+    assert c.type == "attributed" and c.source.text == "Many" and c.cue.text == "hoped"

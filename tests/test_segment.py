@@ -94,9 +94,11 @@ def test_a_media_teaser_is_furniture_and_names_no_speaker():
 def test_a_correspondents_sign_off_is_furniture():
     cfg = load("pipeline.yaml", PipelineConfig)
     text = ("Officials said the talks would resume. VOA's Al Pessin reports from Prague.\n"
-            "Robert Berger reports from the VOA bureau in Jerusalem.\nThe ministry reports from the region were grim.")
+            "Robert Berger reports from the VOA bureau in Jerusalem.\nThe ministry reports from the region were grim.\n"
+            "VOA's Benjamin Sand reports from Islamabad that ties are strained.")
     body = [text[r.start:r.end] for r in regions(text, cfg) if r.body]
-    assert body == ["Officials said the talks would resume.", "The ministry reports from the region were grim."]
+    assert body == ["Officials said the talks would resume.", "The ministry reports from the region were grim.",
+                    "VOA's Benjamin Sand reports from Islamabad that ties are strained."]
 
 
 def test_a_headline_may_end_on_a_quoted_phrase():

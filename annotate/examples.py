@@ -68,8 +68,7 @@ def prior(scores: dict[str, float] | None, labels: tuple[str, ...]) -> list[floa
 
 def rule_features(claim: Claim) -> list[float]:
     """Which of `RULE_FEATURES` hold for a claim the rule labeler has scored."""
-    from .attribute import lexicon
-    from .attribute import cue_lemma
+    from .attribute import cue_lemma, lexicon
 
     fired = set(claim.rules)
     if claim.cue is not None:

@@ -103,14 +103,14 @@ def cue_lemma(word: str) -> str:
     return w
 
 
-def verb_lemma(tok) -> str:
+def verb_lemma(tok, lex: Lexicon | None = None) -> str:
     """A verb's lemma, mended where spaCy's lemmatizer slips on a reporting verb ("hoped" -> "hop")."""
     lemma = tok.lemma_.lower()
-    return lemma if lemma in lexicon().verb_stance else cue_lemma(tok.text)
+    return lemma if lemma in (lex or lexicon()).verb_stance else cue_lemma(tok.text)
 
 
 def _is_report_verb(tok, lex: Lexicon) -> bool:
-    return tok.pos_ in ("VERB", "AUX") and verb_lemma(tok) in lex.verb_stance
+    return tok.pos_ in ("VERB", "AUX") and verb_lemma(tok, lex) in lex.verb_stance
 
 
 SUBJECTS = ("nsubj", "nsubjpass", "csubj", "expl")
@@ -230,7 +230,7 @@ def _unsaid(verb) -> bool:
 
 def _verb_frame(tok, sent, lex: Lexicon) -> Frame | None:
     """The frame of a reporting verb: "X said (that) Y", "Y, X said", "X is reported to Y", "X condemned Y"."""
-    lemma = verb_lemma(tok)
+    lemma = verb_lemma(tok, lex)
     kids = list(tok.children)
     passive = any(c.dep_ == "nsubjpass" for c in kids) or any(c.dep_ == "auxpass" for c in kids)
     agent = any(c.dep_ == "agent" for c in kids)
@@ -356,7 +356,7 @@ def find_frames(sent, lex: Lexicon | None = None) -> list[Frame]:
         frame = None
         if _is_report_verb(tok, lex):
             frame = _verb_frame(tok, sent, lex)
-            clausal = frame is not None and tok.lemma_.lower() in lex.nesting and \
+            clausal = frame is not None and verb_lemma(tok, lex) in lex.nesting and \
                 all(sent.doc[c].dep_ in ("ccomp", "xcomp") for c in frame.contents)
             if frame is not None and tok.i in inside and not clausal:
                 frame = None
@@ -719,9 +719,9 @@ def person_mentions(parsed: list[tuple[int, object]]) -> list[tuple[int, str]]:
     places -= {t.text for _, sd in parsed for e in sd.ents if e.label_ == "PERSON" and len(e) > 1 for t in e}
     for off, sd in parsed:
         for ent in sd.ents:
-            if len(ent) == 1 and (ent.text in places or state_of(ent.text) is not None):
+            if ent.label_ != "PERSON" or len(ent) == 1 and (ent.text in places or state_of(ent.text) is not None):
                 continue
-            if ent.label_ == "PERSON" and strip_titles(ent.text):
+            if strip_titles(ent.text):
                 out[off + ent.start_char] = strip_titles(ent.text)
         for at, name in _titled_names(sd):
             if not any(a <= off + at < a + len(v) or off + at <= a < off + at + len(name) for a, v in out.items()):

@@ -125,6 +125,24 @@ def test_reported_with_a_noun_object_is_a_report():
     assert c.type == "attributed" and c.source.text == "Residents of Donetsk"
 
 
+@pytest.mark.parametrize("text,content,source,cue", [
+    ("The Vietnamese government has advised families not to pay.", "families not to pay",
+     "The Vietnamese government", "advised"),
+    ("Pakistan has offered to conduct a joint investigation with India.", "to conduct a joint investigation",
+     "Pakistan", "offered"),
+    ("The leaders voiced concern about the fighting in Debaltseve.", "the fighting in Debaltseve",
+     "The leaders", "voiced"),
+])
+def test_advice_offers_and_voiced_concern_are_reports(text, content, source, cue):
+    c = find_claim(_rules(text), content)
+    assert c.type == "attributed" and (c.source.text, c.cue.text) == (source, cue)
+
+
+def test_an_offer_of_a_thing_is_no_report():
+    c = find_claim(_rules("Japan offered two patrol boats to the Philippines."), "two patrol boats")
+    assert c.type != "attributed" and c.source is None
+
+
 def test_pronouns_skip_places_the_recogniser_took_for_people():
     doc = _rules("Rebels in the Kokang region attacked the town. Tun Myat Lin, a Kokang rebel commander, spoke to VOA. "
                  "He said the fighting would go on.")

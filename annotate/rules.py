@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
-from .attribute import cue_lemma, lexicon
+from .attribute import cue_lemma, lexicon, quotations
 from .config import cached, cached_yaml
 from .model import STANCES, Claim, Document
 
@@ -136,8 +136,30 @@ def factive_cue(doc: Document, c: Claim, ctx: Context) -> str | None:
     return "endorse" if cue_stance(c) == "endorse" else None
 
 
+@lru_cache(maxsize=4)
+def _unquoted(text: str) -> str:
+    """The text with its direct quotations blanked out (offsets kept)."""
+    chars = list(text)
+    for start, end in quotations(text):
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
+
+
 def distancing_words(doc: Document, c: Claim, ctx: Context) -> str | None:
-    return "sceptical" if _has(ctx.sentence, ctx.lex["scepticism"]["distancing"]) else None
+    """Words by which the author holds a report at a distance. A phrase ("without providing evidence") speaks of the
+    whole report, so it counts anywhere in the sentence; a word ("so-called", "alleged") speaks of the phrase it
+    stands in, so it does not count inside another claim of the sentence. Inside a quotation neither counts: there it
+    is the speaker's word ("We don't accept the so-called 'security cordon'")."""
+    text = _unquoted(doc.text)
+    sent = doc.sentences[c.sentence_index]
+    phrases = [p for p in ctx.lex["scepticism"]["distancing"] if " " in p]
+    words = [p for p in ctx.lex["scepticism"]["distancing"] if " " not in p]
+    own = list(text[sent.start : sent.end])
+    for o in doc.claims:
+        if o is not c and o.sentence_index == c.sentence_index and o.type != "other":
+            lo, hi = max(o.start, sent.start) - sent.start, min(o.end, sent.end) - sent.start
+            own[lo:hi] = " " * max(0, hi - lo)
+    return "sceptical" if _has(text[sent.start : sent.end], phrases) or _has("".join(own), words) else None
 
 
 def scare_quotes(doc: Document, c: Claim, ctx: Context) -> str | None:

@@ -179,3 +179,15 @@ def test_judgement_words_and_phrases_mark_opinion():
         assert find_claim(doc, snippet).type == "opinion", snippet
     assert find_claim(doc, "launched an offensive").type == "fact"
 
+
+
+def test_distancing_words_are_the_authors_only_outside_quotes_and_other_claims():
+    from test_attribute import _rules
+
+    doc = _rules("The official said the so-called security zone had been lifted. "
+                 "“We reject the so-called security zone around the rig,” the official said. "
+                 "He said his ships never attacked, and the ministry condemned the so-called buffer zone.")
+    assert find_claim(doc, "the so-called security zone had been lifted").stance == "sceptical"
+    assert find_claim(doc, "We reject the so-called security zone").stance == "neutral"
+    assert find_claim(doc, "his ships never attacked").stance == "neutral"
+    assert find_claim(doc, "the so-called buffer zone").stance == "sceptical"

@@ -79,6 +79,8 @@ def test_every_named_rule_fires_somewhere_on_the_seeds(seed_docs):
      "The minister said his forces downed five jets.", "downed five jets", "did not provide any evidence"),
     ("The governor said the city was calm. In fact, fighting continued in three districts.",
      "The governor said the city was calm.", "the city was calm", "fighting continued"),
+    ("Officials said 31 people had died in the clashes, a toll the agency could not independently verify.",
+     "Officials said 31 people had died in the clashes.", "31 people had died", None),
     ("The ministry claimed, without offering evidence, that the strike hit only militants.",
      "The ministry said that the strike hit only militants.", "hit only militants", None),
     ("The spokeswoman said the rebels had new rockets. She declined to say what the information was based on.",

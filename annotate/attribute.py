@@ -284,7 +284,11 @@ def _verb_frame(tok, sent, lex: Lexicon) -> Frame | None:
         return None
     head = next(sent.doc[i] for i in src_tokens if sent.doc[i].head.i not in src_tokens or sent.doc[i].head.i == i)
     if head.lemma_.lower() in lex.non_sources:
-        return None  # "The discussions underscore a growing trend": events do not speak
+        owner = tok.head.head if tok.head.dep_ == "acl" else tok.head
+        if not (tok.dep_ == "advcl" and owner.i < tok.i and owner.lemma_.lower() in lex.report_nouns):
+            return None  # "The discussions underscore a growing trend": events do not speak
+        # "A statement issued after the talks said ...": the parser took "the talks" for the speaker
+        src_tokens = _np_tokens(owner)
     cue = _cue_tokens(tok)
     inside_content = {i for c in comps for i in _subtree_range(c)}
     own = set(cue) | set(src_tokens)

@@ -143,6 +143,12 @@ def test_an_offer_of_a_thing_is_no_report():
     assert c.type != "attributed" and c.source is None
 
 
+def test_a_statement_issued_after_talks_speaks_not_the_talks():
+    doc = _rules("A statement issued after the talks said both countries would reopen their embassies.")
+    c = find_claim(doc, "both countries would reopen their embassies")
+    assert c.type == "attributed" and c.source.text == "A statement" and "talks" not in c.text
+
+
 def test_pronouns_skip_places_the_recogniser_took_for_people():
     doc = _rules("Rebels in the Kokang region attacked the town. Tun Myat Lin, a Kokang rebel commander, spoke to VOA. "
                  "He said the fighting would go on.")

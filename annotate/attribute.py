@@ -228,6 +228,12 @@ def _unsaid(verb) -> bool:
     return verb.dep_ == "xcomp" and verb.head.lemma_.lower() in ("decline", "refuse")
 
 
+def says_nothing(tokens, lex: Lexicon | None = None) -> bool:
+    """Whether a stretch of tokens holds a report the text says was not made ("declined to comment", "did not say")."""
+    lex = lex or lexicon()
+    return any(_is_report_verb(t, lex) and _unsaid(t) for t in tokens)
+
+
 def _verb_frame(tok, sent, lex: Lexicon) -> Frame | None:
     """The frame of a reporting verb: "X said (that) Y", "Y, X said", "X is reported to Y", "X condemned Y"."""
     lemma = verb_lemma(tok, lex)

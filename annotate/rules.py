@@ -243,8 +243,9 @@ def link_targets(doc: Document, lex: dict) -> None:
 
 def agree_type_and_source(doc: Document, c: Claim, find_source: Callable | None = None) -> None:
     """Make type and attribution agree: an `attributed` claim has a source (from `find_source(doc, claim)` when the
-    frames found none, else the claim takes its most likely other type), and only an `attributed` claim has one."""
-    if c.type == "attributed" and c.source is None and find_source is not None:
+    frames found none and the claim reports no silence, else the claim takes its most likely other type), and only an
+    `attributed` claim has one."""
+    if c.type == "attributed" and c.source is None and find_source is not None and "unsaid_report" not in c.rules:
         found = find_source(doc, c)
         if found is not None:
             c.source, c.cue = found

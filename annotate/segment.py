@@ -15,7 +15,7 @@ from typing import Iterator, Literal
 
 from pydantic import BaseModel
 
-from .attribute import Frame, attribute_document, find_frames, house_voice, lexicon, person_mentions
+from .attribute import Frame, attribute_document, find_frames, house_voice, lexicon, person_mentions, says_nothing
 from .model import Claim, Document, Sentence
 
 PUNCT_EDGE = {"PUNCT", "CCONJ", "SCONJ", "SPACE"}
@@ -320,7 +320,8 @@ def _build(doc: Document, items: list[tuple[Region, object]]) -> None:
                 cs, ce = _char_span(doc.text, r.start + sd[ts].idx, r.start + sd[te - 1].idx + len(sd[te - 1].text))
                 if cs >= ce:
                     continue
-                claim = Claim(doc.id, len(doc.claims), si, cs, ce, doc.text[cs:ce], type="fact")
+                claim = Claim(doc.id, len(doc.claims), si, cs, ce, doc.text[cs:ce], type="fact",
+                              rules=["unsaid_report"] if fi is None and says_nothing(sd[ts:te], lex) else [])
                 doc.claims.append(claim)
                 claim_frames.append((claim, sd, frames[fi] if fi is not None else None, r.start))
                 if r.speaker and fi is None:

@@ -109,6 +109,23 @@ def test_a_report_said_not_to_be_made_is_no_report():
     assert find_claim(doc, "the plans had not changed").source.text == "The ministry"
 
 
+def test_a_silence_stays_unattributed_whatever_the_classifier_says():
+    """A classifier that types "declined to comment" as attributed does not get a source from the span head."""
+    from annotate.model import Source
+    from annotate.rules import agree_type_and_source
+
+    doc = _rules("The army said the base had been evacuated. A spokesman for the army declined to comment further.")
+    c = find_claim(doc, "declined to comment further")
+    assert "unsaid_report" in c.rules and c.type == "fact"
+    c.type, c.type_scores = "attributed", {"attributed": 0.7, "fact": 0.2, "opinion": 0.1}
+    spokesman = doc.text.index("A spokesman")
+    source = Source(spokesman, spokesman + 11, "A spokesman", "army spokesman", "official")
+    agree_type_and_source(doc, c, lambda d, claim: (source, None))
+    assert c.type == "fact" and c.source is None
+    plain = find_claim(doc, "the base had been evacuated")
+    assert "unsaid_report" not in plain.rules
+
+
 def test_the_outlets_own_reporters_speak_in_the_authors_voice():
     from annotate.annotator import score_documents
     from annotate.model import Document

@@ -182,7 +182,16 @@ def clause_heads(sent, frames: list[Frame]) -> list[tuple[int, int | None]]:
         beside_frame = tok.dep_ in ("advcl", "ccomp", "parataxis") and tok.head.i in frame_verbs and has_subject and \
             not any(tok.i in f.contents for f in frames)
         if concessive or beside_frame:
-            heads[tok.i] = None
+            # a concessive clause inside a report's content is still the source's ("said that although X, Y")
+            heads[tok.i] = next((n for n, f in enumerate(frames) if not f.unnamed and concessive and
+                                 any(c != tok.i and sent.doc[c].is_ancestor(tok) for c in f.contents)), None)
+    # a clause with a subject of its own coordinated with a reporting verb is not part of the report
+    # ("The minister said the talks had failed, and the army withdrew")
+    for v in frame_verbs:
+        for c in sent.doc[v].children:
+            if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX") and c.i not in heads and c.i not in frame_verbs and \
+                    any(k.dep_ in ("nsubj", "nsubjpass") for k in c.children):
+                heads[c.i] = None
     # "..., a claim that could not be verified": the appositive comments on the clause and stands alone
     for tok in sent:
         if tok.dep_ in ("appos", "npadvmod") and tok.pos_ == "NOUN" and tok.i not in heads and \

@@ -75,6 +75,24 @@ def test_concessive_clause_is_its_own_claim(seed_docs):
     assert "the conflict provided" not in c.text
 
 
+def test_a_concessive_clause_inside_a_report_stays_the_sources():
+    from test_attribute import _rules
+
+    doc = _rules("The minister said that although the talks had failed, a new round would begin soon.")
+    for snippet in ("the talks had failed", "a new round would begin soon"):
+        c = find_claim(doc, snippet)
+        assert c.type == "attributed" and c.source.text == "The minister", snippet
+
+
+def test_a_clause_coordinated_with_a_reporting_verb_is_kept_as_the_authors():
+    from test_attribute import _rules
+
+    doc = _rules("The minister said the talks had failed, and the army withdrew from the border.")
+    assert find_claim(doc, "the talks had failed").source.text == "The minister"
+    c = find_claim(doc, "the army withdrew from the border")
+    assert c.type == "fact" and c.source is None
+
+
 def test_regions_on_a_made_up_page():
     cfg = load("pipeline.yaml", PipelineConfig)
     text = "Big Headline Here\nThe army said talks went well. The writer is a columnist.\nKeep reading for free!\nMore text."

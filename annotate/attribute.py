@@ -222,7 +222,7 @@ def _unsaid(verb) -> bool:
     follows is the author's account of a silence, not the source's claim."""
     if any(c.dep_ == "neg" for c in verb.children):
         return True
-    if any(c.dep_ in ("nsubj", "nsubjpass") and any(d.dep_ == "det" and d.lower_ == "no" for d in c.children)
+    if any(c.dep_ in ("nsubj", "nsubjpass") and any(d.dep_ == "det" and d.lower_ in ("no", "neither") for d in c.children)
            for c in verb.children):
         return True
     return verb.dep_ == "xcomp" and verb.head.lemma_.lower() in ("decline", "refuse")

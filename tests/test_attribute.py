@@ -102,8 +102,9 @@ def test_unnamed_people_media_and_joint_states_by_the_name_convention():
 def test_a_report_said_not_to_be_made_is_no_report():
     doc = _rules("Military officials did not say whether the plans had changed. No group has claimed responsibility for "
                  "the attacks. She declined to say where the information came from. The ministry said the plans had "
-                 "not changed.")
-    for snippet in ("the plans had changed", "responsibility for the attacks", "where the information came from"):
+                 "not changed. Kabul said two soldiers were wounded, but neither country has reported fatalities.")
+    for snippet in ("the plans had changed", "responsibility for the attacks", "where the information came from",
+                    "reported fatalities"):
         c = find_claim(doc, snippet)
         assert c.type != "attributed" and c.source is None, snippet
     assert find_claim(doc, "the plans had not changed").source.text == "The ministry"

@@ -222,9 +222,9 @@ def _unsaid(verb) -> bool:
     follows is the author's account of a silence, not the source's claim."""
     if any(c.dep_ == "neg" for c in verb.children):
         return True
-    if any(c.dep_ in ("nsubj", "nsubjpass") and any(d.dep_ == "det" and d.lower_ in ("no", "neither") for d in c.children)
-           for c in verb.children):
-        return True
+    if any(c.dep_ in ("nsubj", "nsubjpass", "dobj") and any(d.dep_ == "det" and d.lower_ in ("no", "neither")
+                                                            for d in c.children) for c in verb.children):
+        return True  # "no group has claimed", "expressed no objections"
     return verb.dep_ == "xcomp" and verb.head.lemma_.lower() in ("decline", "refuse")
 
 
@@ -275,7 +275,8 @@ def _verb_frame(tok, sent, lex: Lexicon) -> Frame | None:
     if not comps:  # "Rebel leader wounded in air strike, officials say": the content comes first, unlinked
         comps = [c for c in kids if c.i < tok.i and c.dep_ not in ("nsubj", "nsubjpass", "punct", "cc", "aux", "mark",
                                                                    "advmod", "neg", "prep", "npadvmod" if c.pos_ != "NOUN" else "")
-                 and c.pos_ in ("NOUN", "PROPN", "VERB") and any(t.text == "," for t in sent.doc[c.right_edge.i : tok.i])]
+                 and c.pos_ in ("NOUN", "PROPN", "VERB") and any(t.text == "," for t in sent.doc[c.right_edge.i : tok.i])
+                 and not any(m.dep_ == "mark" for m in c.children)]  # "As Kerry arrived, ..." sets the scene
     lo, hi = sorted((tok.head.i, tok.i))
     parenthetical = not comps and tok.dep_ in ("parataxis", "ccomp", "advcl") and tok.head.i != tok.i and \
         not _is_report_verb(tok.head, lex) and any(t.text == "," for t in sent.doc[lo:hi])

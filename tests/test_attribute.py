@@ -102,9 +102,10 @@ def test_unnamed_people_media_and_joint_states_by_the_name_convention():
 def test_a_report_said_not_to_be_made_is_no_report():
     doc = _rules("Military officials did not say whether the plans had changed. No group has claimed responsibility for "
                  "the attacks. She declined to say where the information came from. The ministry said the plans had "
-                 "not changed. Kabul said two soldiers were wounded, but neither country has reported fatalities.")
+                 "not changed. Kabul said two soldiers were wounded, but neither country has reported fatalities. "
+                 "Prague has expressed no objections to the plan.")
     for snippet in ("the plans had changed", "responsibility for the attacks", "where the information came from",
-                    "reported fatalities"):
+                    "reported fatalities", "no objections to the plan"):
         c = find_claim(doc, snippet)
         assert c.type != "attributed" and c.source is None, snippet
     assert find_claim(doc, "the plans had not changed").source.text == "The ministry"
@@ -159,6 +160,14 @@ def test_advice_offers_and_voiced_concern_are_reports(text, content, source, cue
 def test_an_offer_of_a_thing_is_no_report():
     c = find_claim(_rules("Japan offered two patrol boats to the Philippines."), "two patrol boats")
     assert c.type != "attributed" and c.source is None
+
+
+def test_a_clause_that_sets_the_scene_is_not_the_content_of_a_report():
+    doc = _rules("As Kerry arrived Tuesday, the administration announced an aid package. "
+                 "The town was shelled overnight, officials say.")
+    c = find_claim(doc, "Kerry arrived Tuesday")
+    assert c.type != "attributed" and c.source is None
+    assert find_claim(doc, "The town was shelled overnight").source.text == "officials"
 
 
 def test_a_statement_issued_after_talks_speaks_not_the_talks():

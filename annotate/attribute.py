@@ -476,6 +476,15 @@ def classify_kind(text: str, has_name: bool) -> str:
     return "anonymous" if not has_name and any(_contains(low, w) for w in ("sources", "officials", "reports")) else "other"
 
 
+def non_state(before: str, after: str) -> bool:
+    """Whether the phrase of a named person (the words before the name in its clause, an appositive after it) ties
+    them to an armed group that is no state ("Rebel commander Eduard Basurin", "Tun Myat Lin, a Kokang rebel
+    commander"): such a person is `other`, whatever office the phrase gives."""
+    own = re.split(r"[.;:!?,\n]", before)[-1]
+    appositive = after[2:].split(",")[0] if after.startswith(", ") else ""
+    return any(_contains(_norm(f"{own} {appositive}"), w) for w in name_tables().kinds.get("non_state", []))
+
+
 def strip_titles(name: str) -> str:
     words = name.replace("’s", "").replace("'s", "").split()
     while len(words) > 1 and words[0].lower().rstrip(",") in TITLES:
@@ -587,6 +596,8 @@ class People:
         "Harsh V. Pant, lecturer in ...", "a senior journalist ..., Syed Ali Shah"): the first that says."""
         for off, name in self.mentions:
             if self.full(name, off) == full:
+                if non_state(self.text[max(0, off - 70) : off], self.text[off + len(name) : off + len(name) + 70]):
+                    return "other"
                 window = _norm(self.text[max(0, off - 70) : off]) + " | " + _norm(self.text[off : off + len(name) + 70])
                 window = re.split(r"[.;]\s", window.split(" | ")[0])[-1] + " " + re.split(r"[.;]\s", window.split(" | ")[1])[0]
                 kind = classify_kind(window.replace(_norm(name), " "), True)
@@ -664,6 +675,9 @@ def canonical_source(span_text: str, people: "People | list[str] | None" = None,
         for alias, canon, kind in t.aliases:  # the full name may be listed ("Syed Asim Munir")
             if alias and _contains(person if alias.replace(".", "").isupper() else _norm(person), alias):
                 return canon, kind
+        at_name = span_text.find(person)
+        if at_name >= 0 and non_state(span_text[:at_name], span_text[at_name + len(person) :]):
+            return person, "other"
         kind = classify_kind(span_text.replace(person, " "), True)
         return person, kind if kind != "other" else people.kind(person)
     if named:
@@ -824,6 +838,8 @@ def person_kind(name: str, text: str, window: int = 90) -> str:
     in ...", "State Department spokeswoman Marie Harf")."""
     at = text.find(name.split()[-1])
     if at < 0:
+        return "other"
+    if non_state(text[max(0, at - window // 2) : at], text[at + len(name.split()[-1]) : at + len(name) + window]):
         return "other"
     return classify_kind(text[max(0, at - window // 2) : at + len(name) + window], True)
 

@@ -75,6 +75,18 @@ def _rules(text):
     return score_documents([Document(id="t", text=text)], RuleLabeler())[0]
 
 
+def test_people_of_armed_groups_that_are_no_state_are_other():
+    doc = _rules("Rebel commander Eduard Basurin said the fighters would hold the town. "
+                 "Tun Myat Lin, a Kokang rebel commander, told VOA the army had attacked first. "
+                 "Ukrainian military spokesman Andriy Lysenko said rebels had fired 40 times.")
+    for snippet, name in (("the fighters would hold the town", "Eduard Basurin"),
+                          ("the army had attacked first", "Tun Myat Lin")):
+        c = find_claim(doc, snippet)
+        assert (c.source.canonical, c.source.kind) == (name, "other"), snippet
+    c = find_claim(doc, "rebels had fired 40 times")
+    assert (c.source.canonical, c.source.kind) == ("Andriy Lysenko", "official")
+
+
 def test_quotations_pair_mixed_marks_and_end_with_an_unclosed_paragraph():
     from annotate.attribute import quotations
 

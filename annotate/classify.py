@@ -412,9 +412,10 @@ class ClassifierLabeler:
     def label(self, docs: list[Document]) -> list[Document]:
         """The rules first (their scores are the model's priors and their fired rules stay in `claim.rules`),
         then the model's calibrated type and stance; type and source are made to agree (the span head names the
-        source of an attributed claim the frames missed), and targets are linked again on the model's types."""
+        source of an attributed claim the frames missed), targets are linked again on the model's types, and
+        stance is made to agree with type."""
         from .attribute import lexicon
-        from .rules import RuleLabeler, agree_type_and_source, link_targets
+        from .rules import RuleLabeler, agree_type_and_source, agree_type_and_stance, link_targets
 
         RuleLabeler().label(docs)
         todo = [(doc, c) for doc in docs for c in doc.claims if c.type != "other"]
@@ -433,6 +434,8 @@ class ClassifierLabeler:
             for c in doc.claims:
                 c.target = None
             link_targets(doc, lex)
+            for c in doc.claims:
+                agree_type_and_stance(c)
         return docs
 
     def fast_math(self, mode: str = "auto") -> str:

@@ -257,6 +257,21 @@ def agree_type_and_source(doc: Document, c: Claim, find_source: Callable | None 
         c.source = c.cue = None
 
 
+def agree_type_and_stance(c: Claim) -> None:
+    """Make stance agree with type, as the guide has it: the author's facts are `neutral` unless they comment on an
+    earlier claim (a `target`: "The claim could not be verified"), and the author's opinions are `endorse` or
+    `sceptical`. The scores of the stances a type rules out go to zero and the rest are renormalised. Applied to
+    the classifier's output; the rule labeler's stance priors per type already lean this way, and its scores stay
+    unmasked because they are the classifier's priors."""
+    if not c.stance_scores or c.type not in ("fact", "opinion") or (c.type == "fact" and c.target is not None):
+        return
+    allowed = ("neutral",) if c.type == "fact" else ("endorse", "sceptical")
+    total = sum(c.stance_scores.get(k, 0.0) for k in allowed)
+    c.stance_scores = {k: (c.stance_scores.get(k, 0.0) / total if total else 1.0 / len(allowed)) if k in allowed
+                       else 0.0 for k in STANCES}
+    c.stance = max(allowed, key=c.stance_scores.get)
+
+
 @cached
 def _weights() -> dict:
     return cached_yaml("rules.yaml")

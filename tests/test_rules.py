@@ -193,3 +193,26 @@ def test_distancing_words_are_the_authors_only_outside_quotes_and_other_claims()
     assert find_claim(doc, "We reject the so-called security zone").stance == "neutral"
     assert find_claim(doc, "his ships never attacked").stance == "neutral"
     assert find_claim(doc, "the so-called buffer zone").stance == "sceptical"
+
+
+def test_stance_agrees_with_type_as_the_guide_has_it():
+    from annotate.model import Claim
+    from annotate.rules import agree_type_and_stance
+
+    def claim(type_, scores, target=None):
+        c = Claim("d", 0, 0, 0, 4, "text", type=type_, stance=max(scores, key=scores.get), stance_scores=dict(scores))
+        c.target = target
+        return c
+
+    fact = claim("fact", {"endorse": 0.5, "neutral": 0.3, "sceptical": 0.2})
+    agree_type_and_stance(fact)
+    assert fact.stance == "neutral" and fact.stance_scores == {"endorse": 0.0, "neutral": 1.0, "sceptical": 0.0}
+    comment = claim("fact", {"endorse": 0.1, "neutral": 0.3, "sceptical": 0.6}, target="d:0")
+    agree_type_and_stance(comment)
+    assert comment.stance == "sceptical"
+    opinion = claim("opinion", {"endorse": 0.2, "neutral": 0.7, "sceptical": 0.1})
+    agree_type_and_stance(opinion)
+    assert opinion.stance == "endorse" and abs(opinion.stance_scores["endorse"] - 2 / 3) < 1e-9
+    reported = claim("attributed", {"endorse": 0.2, "neutral": 0.3, "sceptical": 0.5})
+    agree_type_and_stance(reported)
+    assert reported.stance == "sceptical" and reported.stance_scores["neutral"] == 0.3

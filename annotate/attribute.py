@@ -822,8 +822,12 @@ def quote_speakers(claims: list[Claim], text: str) -> dict[int, Claim]:
     return out
 
 
-def resolve_pronoun(pronoun: str, at: int, last: Source | None, people: People) -> tuple[str, str]:
-    """(canonical, kind) of a pronoun source: he/she is the person last named before it, it/they the last source."""
+def resolve_pronoun(pronoun: str, at: int, last: Source | None, people: People,
+                    same: Source | None = None) -> tuple[str, str]:
+    """(canonical, kind) of a pronoun source: he/she is the person who spoke earlier in the same sentence (`same`:
+    "The secretary said ..., but he added"), else the person last named before it; it/they the last source."""
+    if pronoun in PERSON_PRONOUNS and same is not None and same.canonical in people.full_names:
+        return same.canonical, same.kind
     if pronoun in PERSON_PRONOUNS:
         name = people.last_before(at)
         if name is not None:
@@ -898,7 +902,8 @@ def attribute_document(doc: Document, claim_frames: list[tuple[Claim, object, Fr
                 canon, kind = name(doc.text[slice(*speakers[claim.index])], speakers[claim.index][0])
                 rule = "speaker_turn"
             elif len(frame.source) <= 2 and first in PRONOUNS and (last is not None or first in PERSON_PRONOUNS):
-                canon, kind = resolve_pronoun(first, src.start, last, people)
+                same = last if last is not None and last_sentence == claim.sentence_index else None
+                canon, kind = resolve_pronoun(first, src.start, last, people, same)
                 rule = "pronoun_source"
             else:
                 (canon, kind), rule = name(src.text, src.start), "reporting_frame"

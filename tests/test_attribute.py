@@ -75,6 +75,12 @@ def _rules(text):
     return score_documents([Document(id="t", text=text)], RuleLabeler())[0]
 
 
+def test_he_is_the_speaker_earlier_in_the_same_sentence():
+    doc = _rules("Secretary of State John Kerry arrived in Kyiv on Tuesday. Kerry said the protesters had ousted "
+                 "Viktor Yanukovych, but he added that Russia must pull back.")
+    assert find_claim(doc, "Russia must pull back").source.canonical == "John Kerry"
+
+
 def test_people_of_armed_groups_that_are_no_state_are_other():
     doc = _rules("Rebel commander Eduard Basurin said the fighters would hold the town. "
                  "Tun Myat Lin, a Kokang rebel commander, told VOA the army had attacked first. "

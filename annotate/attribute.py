@@ -606,8 +606,12 @@ class People:
         return "other"
 
     def last_before(self, at: int) -> str | None:
-        before = [name for off, name in self.mentions if off < at]
-        return self.full(before[-1], at) if before else None
+        """The person last named before `at`, passing over possessives ("backing Mr. Ahmadinejad's position"): a
+        pronoun that speaks next is rarely the owner of a thing just named."""
+        before = [(off, name) for off, name in self.mentions if off < at]
+        owners = [(off, name) for off, name in before if self.text[off + len(name) : off + len(name) + 2] in ("'s", "’s")]
+        named = [x for x in before if x not in owners] or before
+        return self.full(named[-1][1], at) if named else None
 
     def holder(self, office: str, at: int) -> str | None:
         """The person the article names in `office` most recently before `at` (else first after)."""

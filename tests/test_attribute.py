@@ -81,6 +81,12 @@ def test_he_is_the_speaker_earlier_in_the_same_sentence():
     assert find_claim(doc, "Russia must pull back").source.canonical == "John Kerry"
 
 
+def test_he_passes_over_an_owner_just_named():
+    doc = _rules("Former President Akbar Hashemi Rafsanjani appeared to be backing Mahmoud Ahmadinejad's position. "
+                 "\"This path will bring them nothing but trouble,\" he said.")
+    assert find_claim(doc, "This path will bring them").source.canonical == "Akbar Hashemi Rafsanjani"
+
+
 def test_people_of_armed_groups_that_are_no_state_are_other():
     doc = _rules("Rebel commander Eduard Basurin said the fighters would hold the town. "
                  "Tun Myat Lin, a Kokang rebel commander, told VOA the army had attacked first. "

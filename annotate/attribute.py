@@ -620,6 +620,7 @@ class People:
         return (max(before) if before else min(found))[1] if found else None
 
 
+ROLES = {"official", "spokesman", "spokeswoman", "spokesperson", "diplomat", "source"}  # one unnamed person each
 UNNAMED = ("unnamed reports", "anonymous")  # canonical name and kind of a report that names no source
 # "a Pentagon official", "one local resident": an unnamed individual, whatever organisation the phrase names.
 INDEFINITE_PERSON = re.compile(r"(an?|one|another)\b[^,]*?\b(official|source|diplomat|resident|witness|officer|person)\b")
@@ -870,11 +871,12 @@ def attribute_document(doc: Document, claim_frames: list[tuple[Claim, object, Fr
 
     def name(text: str, at: int) -> tuple[str, str]:
         # "the ministry", "the company", "the statement": the source named so before
-        m = re.fullmatch(r"(?:the|this|that)\s+((?:[a-z-]+\s+){0,2}[a-z-]+)", text.strip(), flags=re.I)
-        if m and text.strip()[4:5].islower():
+        # ("The U.S. official" is the "senior U.S. defense official" of before, not the United States)
+        m = re.fullmatch(r"(?:the|this|that)\s+((?:[\w.-]+\s+){0,2}[a-z-]+)", text.strip(), flags=re.I)
+        if m and (text.strip()[4:5].islower() or m.group(1).split()[-1].lower() in ROLES):
             words = m.group(1).lower().split()
             head = words[-1]
-            earlier = [s for s in seen if all(re.search(rf"\b{re.escape(w)}\b", s.text, re.I) for w in words)]
+            earlier = [s for s in seen if all(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", s.text, re.I) for w in words)]
             if earlier:
                 return earlier[-1].canonical, earlier[-1].kind
             if head in name_tables().state_words and home and head != "administration":

@@ -87,6 +87,14 @@ def test_he_passes_over_an_owner_just_named():
     assert find_claim(doc, "This path will bring them").source.canonical == "Akbar Hashemi Rafsanjani"
 
 
+def test_the_official_is_the_unnamed_official_named_before():
+    doc = _rules("A senior U.S. defense official said the talks would continue. "
+                 "The U.S. official said Russia's objections would not stop the plan.")
+    c = find_claim(doc, "Russia's objections would not stop the plan")
+    assert (c.source.canonical, c.source.kind) == (find_claim(doc, "the talks would continue").source.canonical,
+                                                   "anonymous")
+
+
 def test_people_of_armed_groups_that_are_no_state_are_other():
     doc = _rules("Rebel commander Eduard Basurin said the fighters would hold the town. "
                  "Tun Myat Lin, a Kokang rebel commander, told VOA the army had attacked first. "

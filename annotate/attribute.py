@@ -881,6 +881,11 @@ def attribute_document(doc: Document, claim_frames: list[tuple[Claim, object, Fr
                 return earlier[-1].canonical, earlier[-1].kind
             if head in name_tables().state_words and home and head != "administration":
                 return home, "official"
+            # "the report": the report the article described before ("in a confidential report sent to ...")
+            described = re.findall(r"\b(?:a|an|the)\s+((?:[a-z-]+\s+){1,2}report)\b", doc.text[:at]) \
+                if words == ["report"] else []
+            if described:
+                return described[-1], classify_kind(described[-1], False)
         canon, kind = canonical_source(text, people, at, home)
         if kind == "other" and canon in people.full_names:
             kind = person_kind(canon, doc.text)

@@ -95,6 +95,14 @@ def test_the_official_is_the_unnamed_official_named_before():
                                                    "anonymous")
 
 
+def test_the_report_is_the_report_described_before():
+    doc = _rules("Officials revealed the plan in a confidential report sent to the ministry. "
+                 "The newspaper quoted the report as saying the group was recruiting.")
+    assert find_claim(doc, "the group was recruiting").source.canonical == "confidential report"
+    plain = _rules("The report said the group was recruiting.")
+    assert find_claim(plain, "the group was recruiting").source.canonical == "unnamed reports"
+
+
 def test_people_of_armed_groups_that_are_no_state_are_other():
     doc = _rules("Rebel commander Eduard Basurin said the fighters would hold the town. "
                  "Tun Myat Lin, a Kokang rebel commander, told VOA the army had attacked first. "

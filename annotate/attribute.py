@@ -383,6 +383,8 @@ def find_frames(sent, lex: Lexicon | None = None) -> list[Frame]:
             outer = next((f for f in reversed(frames) if tok.i in f.frame_tokens or
                           any(tok.i in _subtree_range(sent.doc[c]) for c in f.contents)), None)
             if outer is not None and outer.source:
+                # the subject it had borrowed from the verb it hangs on is the content's, not this frame's
+                frame.frame_tokens = set(frame.frame_tokens) - (set(frame.source) - set(frame.cue))
                 frame.source = list(outer.source)
         frames.append(frame)
         if not frame.unnamed:

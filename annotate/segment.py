@@ -15,7 +15,8 @@ from typing import Iterator, Literal
 
 from pydantic import BaseModel
 
-from .attribute import Frame, attribute_document, find_frames, house_voice, lexicon, person_mentions, says_nothing
+from .attribute import (SUBJECTS, Frame, attribute_document, find_frames, house_voice, lexicon, person_mentions,
+                        says_nothing)
 from .model import Claim, Document, Sentence
 
 PUNCT_EDGE = {"PUNCT", "CCONJ", "SCONJ", "SPACE"}
@@ -210,15 +211,27 @@ def clause_heads(sent, frames: list[Frame]) -> list[tuple[int, int | None]]:
     return list(heads.items())
 
 
+def _trailing_participles(sent, frames: list[Frame]) -> dict[int, Frame]:
+    """Participles after a report's content that the parser hung on its reporting verb: they go on with the content
+    ("accusing India of a raid, killing one soldier"; a participle stays in its claim). One before the verb is the
+    frame's ("Speaking to reporters, the minister said")."""
+    by_verb = {f.cue[0]: f for f in frames if not f.unnamed and f.contents}
+    return {tok.i: by_verb[tok.head.i] for tok in sent
+            if tok.head.i in by_verb and tok.i not in by_verb and tok.dep_ == "advcl" and tok.tag_ == "VBG"
+            and not any(c.dep_ in SUBJECTS for c in tok.children)
+            and tok.i > max(t.i for c in by_verb[tok.head.i].contents for t in sent.doc[c].subtree)}
+
+
 def claim_spans(sent, frames: list[Frame]) -> list[tuple[int, int, int | None]]:
     """Token ranges [start, end) of the claims of one sentence with their frame index, in order."""
     heads = clause_heads(sent, frames)
     head_ids = {h: k for k, (h, _) in enumerate(heads)}
     # words joining a content's claim ("accused [Iran] [of violating ...]") belong to it
+    trailing = _trailing_participles(sent, frames)
     for f in frames:
         first = next((head_ids[c] for c in f.contents if c in head_ids), None)
         if first is not None:
-            for j in f.joins:
+            for j in [*f.joins, *(i for i, g in trailing.items() if g is f)]:
                 head_ids.setdefault(j, first)
     barriers = {f.cue[0] for f in frames if not f.unnamed}
     framed = set().union(*(f.frame_tokens for f in frames)) if frames else set()

@@ -93,6 +93,24 @@ def test_a_clause_coordinated_with_a_reporting_verb_is_kept_as_the_authors():
     assert c.type == "fact" and c.source is None
 
 
+def test_a_participle_after_a_reports_content_stays_in_its_claim():
+    from test_attribute import _rules
+
+    doc = _rules("Pakistan accused India of a cross-border raid, killing one soldier and wounding another. "
+                 "Speaking to reporters, the minister said the talks had failed.")
+    c = find_claim(doc, "killing one soldier and wounding another")
+    assert c.type == "attributed" and c.source.text == "Pakistan" and "cross-border raid" in c.text
+    assert "Speaking" not in find_claim(doc, "the talks had failed").text
+
+
+def test_a_participle_report_leaves_the_content_before_it_its_subject():
+    from test_attribute import _rules
+
+    doc = _rules("The spokesman said 13 people died, claiming that a mosque was hit.")
+    assert find_claim(doc, "13 people died").cue.text == "said"
+    assert find_claim(doc, "a mosque was hit").cue.text == "claiming"
+
+
 def test_regions_on_a_made_up_page():
     cfg = load("pipeline.yaml", PipelineConfig)
     text = "Big Headline Here\nThe army said talks went well. The writer is a columnist.\nKeep reading for free!\nMore text."

@@ -184,8 +184,9 @@ def clause_heads(sent, frames: list[Frame]) -> list[tuple[int, int | None]]:
             not any(tok.i in f.contents for f in frames)
         if concessive or beside_frame:
             # a concessive clause inside a report's content is still the source's ("said that although X, Y")
-            heads[tok.i] = next((n for n, f in enumerate(frames) if not f.unnamed and concessive and
-                                 any(c != tok.i and sent.doc[c].is_ancestor(tok) for c in f.contents)), None)
+            inside = [n for n, f in enumerate(frames)
+                      if not f.unnamed and any(c != tok.i and sent.doc[c].is_ancestor(tok) for c in f.contents)]
+            heads[tok.i] = inside[0] if concessive and inside else None
     # a clause with a subject of its own coordinated with a reporting verb is not part of the report
     # ("The minister said the talks had failed, and the army withdrew")
     for v in frame_verbs:

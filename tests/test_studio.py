@@ -278,11 +278,12 @@ def test_training_from_label_studio_switches_the_model_version(ls, studio_server
     report = client.push_run(seed_run, "seeds-train", studio_server.url, studio_server.api_key, strategy="all")
     tasks = project_tasks(ls, report.project_id)
 
-    def stance_of(t):
-        return next((r["value"]["choices"][0] for r in t.predictions[0].result if r.get("from_name") == "stance"), None)
+    def choice(t, name):
+        return next((r["value"]["choices"][0] for r in t.predictions[0].result if r.get("from_name") == name), None)
 
-    # Annotators find 12 claims the rules call neutral sceptical instead.
-    human = {t.data["claim_id"]: t for t in [t for t in tasks if stance_of(t) == "neutral"][:12]}
+    # Annotators find 12 reports the rules call neutral sceptical instead (the guide keeps the author's facts neutral).
+    human = {t.data["claim_id"]: t for t in [t for t in tasks if choice(t, "stance") == "neutral"
+                                             and choice(t, "type") == "attributed"][:12]}
     for t in human.values():
         annotate_task(ls, t, set_choice("stance", "sceptical"))
     assert len(human) == 12

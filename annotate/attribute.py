@@ -611,8 +611,8 @@ class People:
         """The person last named before `at`, passing over possessives ("backing Mr. Ahmadinejad's position"): a
         pronoun that speaks next is rarely the owner of a thing just named."""
         before = [(off, name) for off, name in self.mentions if off < at]
-        owners = [(off, name) for off, name in before if self.text[off + len(name) : off + len(name) + 2] in ("'s", "’s")]
-        named = [x for x in before if x not in owners] or before
+        named = [(off, name) for off, name in before
+                 if self.text[off + len(name) : off + len(name) + 2] not in ("'s", "’s")] or before
         return self.full(named[-1][1], at) if named else None
 
     def holder(self, office: str, at: int) -> str | None:
@@ -878,7 +878,7 @@ def attribute_document(doc: Document, claim_frames: list[tuple[Claim, object, Fr
         if m and (text.strip()[4:5].islower() or m.group(1).split()[-1].lower() in ROLES):
             words = m.group(1).lower().split()
             head = words[-1]
-            earlier = [s for s in seen if all(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", s.text, re.I) for w in words)]
+            earlier = [s for s in seen if all(_contains(s.text.lower(), w) for w in words)]
             if earlier:
                 return earlier[-1].canonical, earlier[-1].kind
             if head in name_tables().state_words and home and head != "administration":

@@ -61,6 +61,7 @@ class Lexicon:
     unnamed_passive: frozenset[str]
     carryover: tuple[str, ...]
     non_sources: frozenset[str]
+    neutral_claim_objects: frozenset[str]
     raw: dict
 
 
@@ -81,6 +82,7 @@ def lexicon(name: str = "lexicons.yaml") -> Lexicon:
         unnamed_passive=frozenset(raw.get("unnamed_passive", [])),
         carryover=tuple(o.lower() for o in raw.get("carryover_openers", [])),
         non_sources=frozenset(raw.get("non_sources", [])),
+        neutral_claim_objects=frozenset(raw.get("neutral_claim_objects", [])),
         raw=raw,
     )
 
@@ -307,8 +309,9 @@ def _verb_frame(tok, sent, lex: Lexicon) -> Frame | None:
         own.update([quote.i, *(i for c in quote.children if c.dep_ in ("nsubj", "nsubjpass", "auxpass", "aux", "dobj")
                                for i in _subtree_range(c))])
     sentiment = lex.verb_stance[lemma]
-    if lemma == "claim" and any(c.lemma_.lower() in ("responsibility", "credit") for c in comps):
-        sentiment = "neutral"  # "claimed responsibility": the set phrase, not distancing
+    claimed = [c for c in comps if c.dep_ == "dobj"] + ([tok.head] if tok.dep_ == "relcl" else [])
+    if lemma == "claim" and any(c.lemma_.lower() in lex.neutral_claim_objects for c in claimed):
+        sentiment = "neutral"  # a position held ("claims sovereignty over"), not a report the author distances from
     if lemma in lex.factive_clause and all(c.dep_ == "ccomp" for c in comps):
         sentiment = "endorse"  # "acknowledged that its soldiers fired": an admission; "acknowledged the efforts": praise
     return Frame(cue=cue, source=sorted(set(src_tokens)), contents=[c.i for c in comps], frame_tokens=own,

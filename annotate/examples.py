@@ -68,11 +68,12 @@ def prior(scores: dict[str, float] | None, labels: tuple[str, ...]) -> list[floa
 
 def rule_features(claim: Claim) -> list[float]:
     """Which of `RULE_FEATURES` hold for a claim the rule labeler has scored."""
-    from .attribute import cue_lemma, lexicon
+    from .rules import cue_stance
 
     fired = set(claim.rules)
     if claim.cue is not None:
-        fired.add(f"cue:{lexicon().verb_stance.get(cue_lemma(claim.cue.text), 'neutral')}")
+        # the attributor's reading of the cue ("claimed responsibility" is neutral), else the lexicon's
+        fired = {r for r in fired if not r.startswith("cue:")} | {f"cue:{cue_stance(claim) or 'neutral'}"}
     return [1.0 if f in fired else 0.0 for f in RULE_FEATURES]
 
 

@@ -194,6 +194,11 @@ def clause_heads(sent, frames: list[Frame]) -> list[tuple[int, int | None]]:
             if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX") and c.i not in heads and c.i not in frame_verbs and \
                     any(k.dep_ in ("nsubj", "nsubjpass") for k in c.children):
                 heads[c.i] = None
+    # a participle after a reported noun phrase is the author's ("claims sovereignty over the sea, putting it at
+    # odds with Vietnam"); after a reported clause it goes on with the content (see _trailing_participles)
+    for i, f in _trailing_participles(sent, frames).items():
+        if _nominal_report(sent, f):
+            heads.setdefault(i, None)
     # "..., a claim that could not be verified": the appositive comments on the clause and stands alone
     for tok in sent:
         if tok.dep_ in ("appos", "npadvmod") and tok.pos_ == "NOUN" and tok.i not in heads and \
@@ -221,6 +226,13 @@ def _trailing_participles(sent, frames: list[Frame]) -> dict[int, Frame]:
             if tok.head.i in by_verb and tok.i not in by_verb and tok.dep_ == "advcl" and tok.tag_ == "VBG"
             and not any(c.dep_ in SUBJECTS for c in tok.children)
             and tok.i > max(t.i for c in by_verb[tok.head.i].contents for t in sent.doc[c].subtree)}
+
+
+def _nominal_report(sent, frame: Frame) -> bool:
+    """A report whose content is a noun phrase object alone ("claims sovereignty over the sea", but not "accused
+    India [of a raid]")."""
+    return not frame.joins and all(sent.doc[c].dep_ == "dobj" and sent.doc[c].pos_ in ("NOUN", "PROPN")
+                                   for c in frame.contents)
 
 
 def claim_spans(sent, frames: list[Frame]) -> list[tuple[int, int, int | None]]:

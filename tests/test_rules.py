@@ -216,3 +216,19 @@ def test_stance_agrees_with_type_as_the_guide_has_it():
     reported = claim("attributed", {"endorse": 0.2, "neutral": 0.3, "sceptical": 0.5})
     agree_type_and_stance(reported)
     assert reported.stance == "sceptical" and reported.stance_scores["neutral"] == 0.3
+
+
+def test_a_claim_to_territory_or_responsibility_is_a_position_not_distancing():
+    from test_attribute import _rules
+
+    from annotate.examples import RULE_FEATURES, rule_features
+
+    doc = _rules("China claims sovereignty over the entire sea. A rebel group claimed responsibility for the attack. "
+                 "India claims one of its posts was shelled.")
+    for snippet in ("sovereignty over the entire sea", "responsibility for the attack"):
+        c = find_claim(doc, snippet)
+        assert (c.type, c.stance) == ("attributed", "neutral"), snippet
+        # the classifier's features carry the attributor's reading of the cue, not the lexicon's as well
+        fired = {f for f, v in zip(RULE_FEATURES, rule_features(c)) if v}
+        assert "cue:neutral" in fired and "cue:sceptical" not in fired, snippet
+    assert find_claim(doc, "one of its posts was shelled").stance == "sceptical"

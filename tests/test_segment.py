@@ -103,6 +103,15 @@ def test_a_participle_after_a_reports_content_stays_in_its_claim():
     assert "Speaking" not in find_claim(doc, "the talks had failed").text
 
 
+def test_a_participle_after_a_reported_noun_phrase_is_the_authors():
+    from test_attribute import _rules
+
+    doc = _rules("China claims sovereignty over the entire sea, putting it at odds with Vietnam.")
+    assert find_claim(doc, "sovereignty over the entire sea").source.text == "China"
+    c = find_claim(doc, "putting it at odds")
+    assert c.type != "attributed" and c.source is None and "sovereignty" not in c.text
+
+
 def test_a_participle_report_leaves_the_content_before_it_its_subject():
     from test_attribute import _rules
 

@@ -116,11 +116,13 @@ def _is_report_verb(tok, lex: Lexicon) -> bool:
 
 
 SUBJECTS = ("nsubj", "nsubjpass", "csubj", "expl")
+CONCESSIVE = {"while", "although", "though", "whereas"}
 RELATIVE = {"who", "which", "that", "whom"}
 # Complements of a stated position whose content is a noun phrase or an infinitive ("accused Iran of ...").
 NP_CONTENT = ("dobj", "dative", "xcomp", "attr", "oprd")
 CUE_PREPS = {"of", "for", "on", "over", "about", "against", "to"}
 JOIN_PREPS = CUE_PREPS | {"as", "with"}
+CONTENT_PREPS = {"of", "for", "about", "against", "over"}  # a cue's preposition whose object is what is reported
 QUOTING = {"quote", "cite"}  # "quoted / cited X as saying": X speaks  # "described the drills [as ...]", "charged him [with ...]"
 
 
@@ -262,6 +264,11 @@ def _verb_frame(tok, sent, lex: Lexicon) -> Frame | None:
         comps = [c for c in kids if c.dep_ == "xcomp" or (c.dep_ == "advcl" and c.i > tok.i and any(
             m.dep_ in ("mark", "aux") and m.lower_ in ("for", "to") for m in c.children))]
         joins = [c.i for c in kids if c.dep_ in ("dobj", "dative") and comps and c.i < comps[0].i]
+    cue_prep = tok.doc[_cue_tokens(tok)[-1]]
+    if not comps and cue_prep.i > tok.i and cue_prep.dep_ == "prep" and cue_prep.lower_ in CONTENT_PREPS and \
+            lemma not in lex.clause_verbs:
+        # "warned of [severe consequences]", "called for [calm]"; not "called on [the president]" (a visit)
+        comps = [c for c in cue_prep.children if c.dep_ in ("pobj", "pcomp") and c.ent_type_ not in ("DATE", "TIME")]
     if not comps and lemma in lex.clause_verbs:  # "officials say a frigate directed radar ...": a clause misread
         comps = [c for c in kids if c.dep_ == "dobj" and c.i > tok.i and (c.right_edge.i - c.left_edge.i >= 4 or
                  c.right_edge.i - c.left_edge.i >= 3 and any(t.pos_ == "VERB" for t in c.subtree))]
@@ -286,6 +293,10 @@ def _verb_frame(tok, sent, lex: Lexicon) -> Frame | None:
         comps = [tok.head]
     if not comps:
         return None
+    # a condition after the content hung on the reporting verb is part of what is reported
+    # ("warned of severe consequences if the United States goes ahead")
+    joins += [c.i for c in kids if c.dep_ == "advcl" and c.i > max(k.i for k in comps) and
+              any(m.dep_ == "mark" and m.lower_ in ("if", "unless") for m in c.children)]
     src_tokens = _source_tokens(tok)
     if not src_tokens or sent.doc[src_tokens[0]].lower_ in DEMONSTRATIVES and len(src_tokens) == 1:
         return None  # "It may be recalled that", "This shows that": the author's own voice
@@ -356,6 +367,19 @@ def _noun_frame(tok, lex: Lexicon) -> Frame | None:
                  sentiment=lex.verb_stance.get(tok.lemma_.lower(), "neutral"), unnamed=not poss)
 
 
+def concessive(tok) -> bool:
+    """A clause of its own opened by a concessive mark ("while Ukraine reported ...", "though there was ...")."""
+    return tok.dep_ == "advcl" and any(c.dep_ in SUBJECTS for c in tok.children) and \
+        any(c.dep_ == "mark" and c.lower_ in CONCESSIVE for c in tok.children)
+
+
+def content_tokens(sent, head: int) -> set[int]:
+    """The tokens of a report's content clause, without a concessive clause after its head: that one is an aside
+    of the author's or of another source ("killed 25, while Ukraine reported nine troops killed")."""
+    aside = {i for k in sent.doc[head].subtree if k.i > head and concessive(k) for i in _subtree_range(k)}
+    return set(_subtree_range(sent.doc[head])) - aside
+
+
 def find_frames(sent, lex: Lexicon | None = None) -> list[Frame]:
     """The reporting frames of one spaCy sentence span.
 
@@ -391,7 +415,7 @@ def find_frames(sent, lex: Lexicon | None = None) -> list[Frame]:
                 frame.source = list(outer.source)
         frames.append(frame)
         if not frame.unnamed:
-            inside.update(i for c in frame.contents for i in _subtree_range(sent.doc[c]))
+            inside.update(i for c in frame.contents for i in content_tokens(sent, c))
     frames.sort(key=lambda f: f.cue[0])
     return frames
 

@@ -145,21 +145,27 @@ def _unquoted(text: str) -> str:
     return "".join(chars)
 
 
+def _sentence_without(doc: Document, c: Claim, blank: Callable[[Claim], bool]) -> str:
+    """The claim's sentence with its quotations and the claims `blank` picks blanked out (offsets kept)."""
+    sent = doc.sentences[c.sentence_index]
+    own = list(_unquoted(doc.text)[sent.start : sent.end])
+    for o in doc.claims:
+        if o.sentence_index == c.sentence_index and o.type != "other" and blank(o):
+            lo, hi = max(o.start, sent.start) - sent.start, min(o.end, sent.end) - sent.start
+            own[lo:hi] = " " * max(0, hi - lo)
+    return "".join(own)
+
+
 def distancing_words(doc: Document, c: Claim, ctx: Context) -> str | None:
     """Words by which the author holds a report at a distance. A phrase ("without providing evidence") speaks of the
     whole report, so it counts anywhere in the sentence; a word ("so-called", "alleged") speaks of the phrase it
     stands in, so it does not count inside another claim of the sentence. Inside a quotation neither counts: there it
     is the speaker's word ("We don't accept the so-called 'security cordon'")."""
-    text = _unquoted(doc.text)
-    sent = doc.sentences[c.sentence_index]
     phrases = [p for p in ctx.lex["scepticism"]["distancing"] if " " in p]
     words = [p for p in ctx.lex["scepticism"]["distancing"] if " " not in p]
-    own = list(text[sent.start : sent.end])
-    for o in doc.claims:
-        if o is not c and o.sentence_index == c.sentence_index and o.type != "other":
-            lo, hi = max(o.start, sent.start) - sent.start, min(o.end, sent.end) - sent.start
-            own[lo:hi] = " " * max(0, hi - lo)
-    return "sceptical" if _has(text[sent.start : sent.end], phrases) or _has("".join(own), words) else None
+    if _has(_sentence_without(doc, c, lambda o: False), phrases):
+        return "sceptical"
+    return "sceptical" if _has(_sentence_without(doc, c, lambda o: o is not c), words) else None
 
 
 def scare_quotes(doc: Document, c: Claim, ctx: Context) -> str | None:
@@ -192,10 +198,11 @@ def followed_by_doubt(doc: Document, c: Claim, ctx: Context) -> str | None:
 
 
 def doubt_in_sentence(doc: Document, c: Claim, ctx: Context) -> str | None:
-    """A report whose own sentence doubts it ("..., a claim that could not be verified")."""
+    """A report whose own sentence doubts it in the author's voice ("..., a claim that could not be verified"); a
+    source's words beside it ("denied meeting them, saying the claims were 'baseless'") are no doubt of the author's."""
     if c.source is None and c.cue is None:
         return None
-    rest = ctx.sentence.replace(c.text, " ")
+    rest = _sentence_without(doc, c, lambda o: o is c or o.source is not None)
     return "sceptical" if voices_doubt(rest, ctx.lex) or questions_verification(rest, ctx.lex) else None
 
 

@@ -15,12 +15,11 @@ from typing import Iterator, Literal
 
 from pydantic import BaseModel
 
-from .attribute import (SUBJECTS, Frame, attribute_document, find_frames, house_voice, lexicon, person_mentions,
+from .attribute import (SUBJECTS, Frame, attribute_document, concessive, find_frames, house_voice, lexicon, person_mentions,
                         says_nothing)
 from .model import Claim, Document, Sentence
 
 PUNCT_EDGE = {"PUNCT", "CCONJ", "SCONJ", "SPACE"}
-CONCESSIVE = {"while", "although", "though", "whereas"}
 QUOTES = "\"“”‘’'«»"
 
 
@@ -177,16 +176,16 @@ def clause_heads(sent, frames: list[Frame]) -> list[tuple[int, int | None]]:
             continue
         has_subject = any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in tok.children)
         # a concessive clause ("While these claims have not been verified, ...") asserts a proposition of its own
-        concessive = tok.dep_ == "advcl" and has_subject and \
-            any(c.dep_ == "mark" and c.lower_ in CONCESSIVE for c in tok.children)
+        conceding = concessive(tok)
         # so does a clause hung on a reporting verb outside its content ("Hours after India claimed ..., the army said")
         beside_frame = tok.dep_ in ("advcl", "ccomp", "parataxis") and tok.head.i in frame_verbs and has_subject and \
-            not any(tok.i in f.contents for f in frames)
-        if concessive or beside_frame:
-            # a concessive clause inside a report's content is still the source's ("said that although X, Y")
-            inside = [n for n, f in enumerate(frames)
-                      if not f.unnamed and any(c != tok.i and sent.doc[c].is_ancestor(tok) for c in f.contents)]
-            heads[tok.i] = inside[0] if concessive and inside else None
+            not any(tok.i in f.contents or tok.i in f.joins for f in frames)
+        if conceding or beside_frame:
+            # a concessive clause opening a report's content is still the source's ("said that although X, Y");
+            # one after it is the author's aside ("said 40 were killed, though there was no confirmation")
+            inside = [n for n, f in enumerate(frames) if not f.unnamed and
+                      any(c != tok.i and sent.doc[c].is_ancestor(tok) and tok.i < c for c in f.contents)]
+            heads[tok.i] = inside[0] if conceding and inside else None
     # a clause with a subject of its own coordinated with a reporting verb is not part of the report
     # ("The minister said the talks had failed, and the army withdrew")
     for v in frame_verbs:
@@ -274,7 +273,8 @@ def claim_spans(sent, frames: list[Frame]) -> list[tuple[int, int, int | None]]:
             lo += 1
         while hi >= lo and sent.doc[hi].text not in QUOTES and (sent.doc[hi].pos_ in PUNCT_EDGE or hi in framed and hi != h):
             hi -= 1
-        if hi >= lo and sum(t.is_alpha for t in sent.doc[lo : hi + 1]) >= 2:
+        # a report's content may be one word ("called for [calm]"); elsewhere one word is a parse fragment
+        if hi >= lo and sum(t.is_alpha for t in sent.doc[lo : hi + 1]) >= (1 if frame is not None else 2):
             spans.append((lo, hi + 1, frame))
     spans.sort()
     merged: list[tuple[int, int, int | None]] = []

@@ -109,6 +109,7 @@ class TrainConfig(BaseModel):
     marker_dropout: float = 0.3  # share of training rows shown without source/cue markers (read the words, too)
     prior_scale: tuple[float, float] = (1.0, 1.0)  # (type, stance) weight of the rules' log-priors at the start
     stance_balance: bool = False  # weight the stance loss by inverse label frequency (sceptical is rare)
+    type_balance: bool = False  # weight the type loss by inverse frequency of the rows with one allowed type
     prior_residual: tuple[float, float] = (0.0, 0.0)  # (type, stance) L2 on the heads' departure from the priors
     freeze_layers: int = 0  # embeddings and this many bottom encoder layers stay fixed (CPU time)
     loss_weights: LossWeights = LossWeights()
@@ -275,6 +276,18 @@ def stance_weights(stance_idx: list[int], balance: bool) -> torch.Tensor | None:
     return counts.sum() / (len(counts) * counts.clamp(min=1).float())
 
 
+def type_weights(type_masks: list[list[float]], balance: bool) -> torch.Tensor | None:
+    """Inverse-frequency class weights for the type loss, counted over rows with one allowed type (a partial
+    label such as "fact or attributed" says nothing of frequency); None: unweighted."""
+    if not balance:
+        return None
+    masks = torch.tensor(type_masks, dtype=torch.float32)
+    counts = masks[(masks > 0).sum(-1) == 1].sum(0)
+    if counts.sum() == 0:
+        return None
+    return counts.sum() / (len(counts) * counts.clamp(min=1))
+
+
 def residual_penalty(logits: torch.Tensor, prior: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """Mean squared (centred) head logits on rows with a rule prior: the head departs from the rules only
     where the evidence pays for it, which keeps a few hundred gold claims from being memorised past the rules."""
@@ -286,13 +299,16 @@ def residual_penalty(logits: torch.Tensor, prior: torch.Tensor, scale: torch.Ten
 
 
 def claim_loss(model, batch: dict[str, torch.Tensor], lw: LossWeights, class_w: torch.Tensor | None = None,
-               residual: tuple[float, float] = (0.0, 0.0)) -> torch.Tensor:
+               residual: tuple[float, float] = (0.0, 0.0), type_w: torch.Tensor | None = None) -> torch.Tensor:
     inputs = ("input_ids", "attention_mask", "marker_pos", "token_type_ids", "prior_type", "prior_stance",
               "rule_features", *C.MASKS)
     t, s = model(**{k: batch[k] for k in inputs if k in batch})
     w = batch["weight"].float()
-    has_t = (batch["type_mask"].sum(-1) > 0).float()
-    type_loss = (C.partial_nll(t, batch["type_mask"].float()) * w).sum() / has_t.sum().clamp(min=1)
+    mask = batch["type_mask"].float()
+    has_t = (mask.sum(-1) > 0).float()
+    # a partial label weighs the mean of its allowed types' weights
+    tw = (mask * type_w).sum(-1) / mask.sum(-1).clamp(min=1) if type_w is not None else has_t
+    type_loss = (C.partial_nll(t, mask) * w * tw).sum() / (tw * has_t).sum().clamp(min=1e-6)
     has_s = batch["stance_idx"] >= 0
     target = batch["stance_idx"].clamp(min=0)
     ce = torch.nn.functional.cross_entropy(s, target, reduction="none")
@@ -320,6 +336,7 @@ def fit(model, tokenizer, claims: Dataset, spans: list[dict[str, Any]], cfg: Tra
     gen = torch.Generator().manual_seed(cfg.seed)
     items = claims.to_list()
     class_w = stance_weights([r["stance_idx"] for r in items], cfg.stance_balance)
+    type_w = type_weights([r["type_mask"] for r in items], cfg.type_balance)
     with torch.no_grad():
         model.prior_scale.copy_(torch.tensor(cfg.prior_scale))
     if cfg.freeze_layers > 0:
@@ -345,7 +362,7 @@ def fit(model, tokenizer, claims: Dataset, spans: list[dict[str, Any]], cfg: Tra
             kind, idx = plan[i]
             if kind == "claim":
                 loss = claim_loss(model, C.pad([items[j] for j in idx], tokenizer.pad_token_id), cfg.loss_weights,
-                                  class_w, cfg.prior_residual)
+                                  class_w, cfg.prior_residual, type_w)
             else:
                 loss = span_loss(model, C.pad([spans[j] for j in idx], tokenizer.pad_token_id), cfg.loss_weights)
             loss.backward()
@@ -438,7 +455,7 @@ def base_config(cfg: TrainConfig) -> TrainConfig:
     """The stage-1 config: the public corpora alone, from the pretrained encoder."""
     return cfg.model_copy(update={"name": cfg.base_name or f"{cfg.name}-base", "gold": None, "epochs": cfg.base_epochs,
                                   "base_epochs": 0, "base_name": None, "exclude_docs": [], "init_from": None,
-                                  "voa": VoaConfig(labels=None),
+                                  "voa": VoaConfig(labels=None), "type_balance": False,
                                   "calibration": Calibration(enabled=True, gold_dev_fraction=0.0)})
 
 
@@ -453,7 +470,8 @@ def train(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | None = No
         base = base_config(cfg)
         # Settings that do not change the stage-1 model (where it is written, how it reports, what only acts on
         # the gold in stage 2) leave its cache valid.
-        not_keyed = {"progress", "threads", "output_dir", "gold_rows", "prior_scale", "stance_balance", "prior_residual"}
+        not_keyed = {"progress", "threads", "output_dir", "gold_rows", "prior_scale", "stance_balance", "prior_residual",
+                     "type_balance"}
         if cfg.pooling == "marker":  # settings of span pooling alone
             not_keyed |= {"pooling", "window_sentences"}
         key = hashlib.sha256(base.model_dump_json(exclude=not_keyed).encode()).hexdigest()

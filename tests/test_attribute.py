@@ -239,3 +239,21 @@ def test_a_reporting_verb_the_lemmatizer_slips_on_still_reports():
     assert cue_lemma("hoped") == "hope" and cue_lemma("admitted") == "admit" and cue_lemma("stated") == "state"
     c = find_claim(_rules("Many hoped the visit would improve relations."), "the visit would improve relations")
     assert c.type == "attributed" and c.source.text == "Many" and c.cue.text == "hoped"
+
+
+@pytest.mark.parametrize("text, content, source, cue", [
+    ("China's official media warned of severe consequences if the United States goes ahead.",
+     "severe consequences if the United States goes ahead", "China's official media", "warned of"),
+    ("The minister called for calm.", "calm", "The minister", "called for"),
+    ("Reports say 25 people were killed in the shelling, while Ukraine reported nine troops killed.",
+     "nine troops killed", "Ukraine", "reported"),
+])
+def test_reports_in_a_cue_preposition_and_a_concession_after_another_report(text, content, source, cue):
+    c = find_claim(_rules(text), content)
+    assert (c.type, c.source.text, c.cue.text) == ("attributed", source, cue)
+
+
+def test_a_visit_and_a_saying_are_no_reports():
+    doc = _rules("General Munir called on the Chinese Vice President in Beijing. Only time will tell about their "
+                 "relationship and its tenacity.")
+    assert all(c.source is None for c in doc.claims)

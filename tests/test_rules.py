@@ -232,3 +232,12 @@ def test_a_claim_to_territory_or_responsibility_is_a_position_not_distancing():
         fired = {f for f, v in zip(RULE_FEATURES, rule_features(c)) if v}
         assert "cue:neutral" in fired and "cue:sceptical" not in fired, snippet
     assert find_claim(doc, "one of its posts was shelled").stance == "sceptical"
+
+
+def test_a_sources_own_denial_beside_a_report_is_no_doubt_of_the_authors():
+    from test_attribute import _rules
+
+    doc = _rules("The spokesman denied having met with the government, saying the claims were baseless.")
+    assert find_claim(doc, "having met with the government").stance == "neutral"
+    doc = _rules("The army said 40 fighters were killed, though there was no independent confirmation of the toll.")
+    assert find_claim(doc, "40 fighters were killed").stance == "sceptical"

@@ -246,3 +246,14 @@ def test_residual_penalty_measures_departure_from_the_rules_only_where_they_spok
     departs[0, 2] += 3.0
     assert float(residual_penalty(departs, prior, scale)) > 0.5
     assert float(residual_penalty(departs, torch.zeros_like(prior), scale)) == 0.0
+
+
+def test_type_weights_count_only_rows_with_one_allowed_type():
+    from annotate.train import type_weights
+
+    one = [[1, 0, 0, 0]] * 6 + [[0, 0, 1, 0]] * 2  # six of the first type, two of the third
+    partial = [[1, 1, 0, 0]] * 50  # "fact or attributed": no evidence of frequency
+    w = type_weights(one + partial, balance=True)
+    assert w[2] == pytest.approx(3 * w[0])  # the rarer type weighs as much more as it is rarer
+    assert type_weights(one + partial, balance=False) is None
+    assert type_weights(partial, balance=True) is None

@@ -416,6 +416,12 @@ def find_frames(sent, lex: Lexicon | None = None) -> list[Frame]:
         frames.append(frame)
         if not frame.unnamed:
             inside.update(i for c in frame.contents for i in content_tokens(sent, c))
+    # a report inside another's subject keeps its content ("The government, which accuses Russia of arming the
+    # rebels, called ...": "Russia of arming the rebels" is no frame word of "called")
+    for f in frames:
+        held = {i for g in frames if g is not f and not g.unnamed for c in [*g.contents, *g.joins]
+                for i in content_tokens(sent, c)}
+        f.frame_tokens = set(f.frame_tokens) - (held - set(f.cue) - set(f.source))
     frames.sort(key=lambda f: f.cue[0])
     return frames
 

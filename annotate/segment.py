@@ -273,8 +273,10 @@ def claim_spans(sent, frames: list[Frame]) -> list[tuple[int, int, int | None]]:
             lo += 1
         while hi >= lo and sent.doc[hi].text not in QUOTES and (sent.doc[hi].pos_ in PUNCT_EDGE or hi in framed and hi != h):
             hi -= 1
-        # a report's content may be one word ("called for [calm]"); elsewhere one word is a parse fragment
-        if hi >= lo and sum(t.is_alpha for t in sent.doc[lo : hi + 1]) >= (1 if frame is not None else 2):
+        # a report's content may be one word ("called for [calm]"); one word elsewhere, or as the object of the
+        # verb ("expressed [impatience]"), is a parse fragment or an event
+        one_word = frame is not None and sent.doc[h].dep_ != "dobj"
+        if hi >= lo and sum(t.is_alpha for t in sent.doc[lo : hi + 1]) >= (1 if one_word else 2):
             spans.append((lo, hi + 1, frame))
     spans.sort()
     merged: list[tuple[int, int, int | None]] = []

@@ -150,3 +150,14 @@ def test_a_headline_may_end_on_a_quoted_phrase():
     cfg = load("pipeline.yaml", PipelineConfig)
     text = 'US Calls Russian Moves in Crimea "Act of Aggression"\nHe called the move "an act of aggression."'
     assert [r.body for r in regions(text, cfg)] == [False, True]
+
+
+def test_a_report_in_the_subject_of_another_keeps_its_content_and_one_object_word_is_no_claim():
+    from test_attribute import _rules
+
+    doc = _rules("The Kyiv government, which accuses Russia of arming the rebels, has called the convoy a threat. "
+                 "He expressed impatience at a meeting in Kiev.")
+    c = find_claim(doc, "Russia of arming")
+    assert (c.source.text, c.cue.text) == ("The Kyiv government", "accuses")
+    assert find_claim(doc, "the convoy a threat").cue.text == "called"
+    assert not any(c.text == "impatience" for c in doc.claims)

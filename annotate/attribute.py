@@ -54,6 +54,7 @@ class Lexicon:
     infinitive_content: frozenset[str]
     prep_cues: tuple[tuple[str, ...], ...]
     report_adverbs: dict[str, str]
+    report_participles: dict[str, str]
     report_nouns: frozenset[str]
     nesting: frozenset[str]
     clause_verbs: frozenset[str]
@@ -75,6 +76,7 @@ def lexicon(name: str = "lexicons.yaml") -> Lexicon:
         infinitive_content=frozenset(raw.get("infinitive_content", [])),
         prep_cues=tuple(tuple(p) for p in raw.get("prepositional_cues", [])),
         report_adverbs={a: stance for stance, advs in (raw.get("report_adverbs") or {}).items() for a in advs},
+        report_participles={a: stance for stance, ws in (raw.get("report_participles") or {}).items() for a in ws},
         report_nouns=frozenset(raw.get("report_nouns", [])),
         nesting=frozenset(raw.get("nesting_verbs", [])),
         clause_verbs=frozenset(raw.get("clause_verbs", [])),
@@ -346,7 +348,13 @@ def _prep_frame(tok, sent, lex: Lexicon) -> Frame | None:
 
 
 def _adverb_frame(tok, lex: Lexicon) -> Frame | None:
-    """"The militants reportedly attacked ...": a report without a named source, inside the claim."""
+    """"The militants reportedly attacked ...", "The reported cost was ...": a report without a named source, inside
+    the claim."""
+    stance = lex.report_participles.get(tok.lower_)
+    noun = tok.head
+    if stance is not None and tok.dep_ == "amod" and noun.dep_ in ("nsubj", "nsubjpass", "attr") and noun.head.i != noun.i:
+        # "The reported cost would be $4.2 billion": the clause whose subject it describes
+        return Frame(cue=[tok.i], source=[tok.i], contents=[noun.head.i], sentiment=stance, unnamed=True)
     stance = lex.report_adverbs.get(tok.lower_)
     if stance is None or tok.dep_ != "advmod" or tok.head.i == tok.i:
         return None

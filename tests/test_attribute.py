@@ -257,3 +257,11 @@ def test_a_visit_and_a_saying_are_no_reports():
     doc = _rules("General Munir called on the Chinese Vice President in Beijing. Only time will tell about their "
                  "relationship and its tenacity.")
     assert all(c.source is None for c in doc.claims)
+
+
+def test_reported_before_a_clauses_subject_makes_it_an_unnamed_report():
+    doc = _rules("The reported cost of the upgrade would be $4.2 billion. Leaders drew attention to reported abuses "
+                 "in the area.")
+    c = find_claim(doc, "The reported cost of the upgrade")
+    assert (c.type, c.cue.text) == ("attributed", "reported")
+    assert find_claim(doc, "Leaders drew attention").source is None

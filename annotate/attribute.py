@@ -185,6 +185,13 @@ def _source_tokens(verb, hops: int = 2) -> list[int]:
         if verb.dep_ == "relcl":  # "a statement saying ..." / "officials who said"
             return _name_tokens(verb.head)
         return _source_tokens(verb.head, hops - 1)
+    if not subj:  # "Speaking to reporters, General Dan McNeill, the NATO commander, said": the parser hung the
+        for c in kids:  # speaker on the fronted phrase as an appositive that ends right before the verb
+            if c.i < verb.i and c.dep_ in ("prep", "advcl"):
+                named = [t for t in c.subtree if t.dep_ == "appos" and t.pos_ == "PROPN" and
+                         all(x.is_punct for x in verb.doc[t.right_edge.i + 1 : verb.i])]
+                if named:
+                    return _subtree_range(named[0])
     return sorted({i for c in subj for i in _np_tokens(c)})
 
 

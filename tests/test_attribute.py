@@ -265,3 +265,10 @@ def test_reported_before_a_clauses_subject_makes_it_an_unnamed_report():
     c = find_claim(doc, "The reported cost of the upgrade")
     assert (c.type, c.cue.text) == ("attributed", "reported")
     assert find_claim(doc, "Leaders drew attention").source is None
+
+
+def test_a_speaker_the_parser_hung_on_a_fronted_phrase_still_speaks():
+    doc = _rules("Speaking to reporters in Washington, General Dan McNeill, the outgoing NATO commander, said current "
+                 "troop levels are sufficient.")
+    c = find_claim(doc, "current troop levels are sufficient")
+    assert c.source.text.startswith("General Dan McNeill") and c.cue.text == "said"

@@ -468,6 +468,8 @@ class NameTables:
     states: list[tuple[str, str, bool]]  # (name, capital or adjective; state; all capitals: match case)
     bodies: list[tuple[str, str]]  # (words, body): "armed forces" -> "military"
     offices: tuple[str, ...]
+    office_modifiers: frozenset[str]  # words that narrow an office before it ("deputy", "interior")
+    administrations: dict[str, str]  # leader's surname -> state ("obama" -> United States)
     state_words: tuple[str, ...]  # words that make "<state> <word>" the state itself ("government")
     kinds: dict[str, list[str]]
 
@@ -486,6 +488,8 @@ def name_tables(name: str = "sources.yaml") -> NameTables:
         states=sorted(states, key=lambda r: -len(r[0])),
         bodies=sorted(bodies, key=lambda r: -len(r[0])),
         offices=tuple(_norm(o) for o in raw.get("offices") or []),
+        office_modifiers=frozenset(_norm(o) for o in raw.get("office_modifiers") or []),
+        administrations={_norm(n): st for st, names in (raw.get("administrations") or {}).items() for n in names},
         state_words=tuple(_norm(w) for w in raw.get("state_words") or []),
         kinds={k: [_norm(w) for w in v] for k, v in (raw.get("kinds") or {}).items()},
     )
@@ -580,8 +584,18 @@ def _body_of(low: str) -> str | None:
 
 
 def _office_of(low: str) -> str | None:
-    found = [(_find(low, o), o) for o in name_tables().offices if _contains(low, o)]
-    return max(found)[1] if found else None
+    # the last office named, and of those ending there the longest ("foreign secretary", not "secretary")
+    found = [(_find(low, o) + len(o), len(o), o) for o in name_tables().offices if _contains(low, o)]
+    return max(found)[2] if found else None
+
+
+def _office_phrase(low: str, office: str) -> str:
+    """The office with the words that narrow it before it: "deputy interior minister", not "minister"."""
+    words = low[: _find(low, office)].split()
+    mods = []
+    while words and words[-1] in name_tables().office_modifiers:
+        mods.insert(0, words.pop())
+    return " ".join([*mods, office])
 
 
 class People:
@@ -723,6 +737,9 @@ def canonical_source(span_text: str, people: "People | list[str] | None" = None,
         return phrase, "media"  # "Ukrainian media", "Israel radio": outlets of a country, not its government
     if words and words[-1] in DOCUMENT_HEADS and not named:
         return phrase, "other"  # "an Israeli opinion poll"
+    led = re.search(r"([\w-]+)(?:'s)? (?:government|administration|cabinet)\b", low)
+    if led and led.group(1) in t.administrations and not re.search(UNNAMED_PEOPLE, low.split("administration")[-1]):
+        return t.administrations[led.group(1)], "official"  # "the Obama administration"
     if person is not None and re.search(r"'s (government|administration|cabinet)\b", low) and \
             (state_of(span_text) or default_state):  # "Prime Minister Nawaz Sharif's government"
         return (state_of(span_text) or (default_state,))[0], "official"
@@ -762,7 +779,7 @@ def canonical_source(span_text: str, people: "People | list[str] | None" = None,
     kind = "media" if body == "state media" and office is None else "official"
     if state is not None:
         if office is not None or body is not None:
-            return " ".join([state] + [w for w in (body, office) if w]), kind
+            return " ".join([state] + [w for w in (body, office and _office_phrase(low, office)) if w]), kind
         return state, kind
     if body is not None or office is not None:
         return " ".join(w for w in (body, office) if w), "media" if body == "state media" else "official"

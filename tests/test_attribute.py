@@ -59,6 +59,16 @@ def test_aliases_normalise_to_one_canonical_name():
         assert canonical_source(alias, persons) == ("ISPR", "official"), alias
 
 
+@pytest.mark.parametrize("phrase, canonical", [
+    ("India's foreign secretary", "India foreign secretary"),  # the guide's example: not "India secretary"
+    ("Iraq's deputy interior minister", "Iraq deputy interior minister"),
+    ("the Obama administration", "United States"),
+    ("President Bush's administration", "United States"),
+])
+def test_offices_keep_their_narrowing_words_and_administrations_are_their_state(phrase, canonical):
+    assert canonical_source(phrase, ["Barack Obama"]) == (canonical, "official")
+
+
 def test_kinds_of_unlisted_sources():
     assert classify_kind("one analyst", has_name=False) == "anonymous"
     assert classify_kind("officials", has_name=False) == "anonymous"

@@ -161,3 +161,15 @@ def test_a_report_in_the_subject_of_another_keeps_its_content_and_one_object_wor
     assert (c.source.text, c.cue.text) == ("The Kyiv government", "accuses")
     assert find_claim(doc, "the convoy a threat").cue.text == "called"
     assert not any(c.text == "impatience" for c in doc.claims)
+
+
+def test_a_photo_caption_ending_in_a_place_and_date_is_other_but_a_dated_body_sentence_is_not():
+    from test_attribute import _rules
+
+    doc = _rules("A man casts his ballot at a polling station in Simferopol, Ukraine, Sunday, March 16, 2014. "
+                 "(VOA/E. Arrott)\n"
+                 "Ukrainian Prime Minister Arseniy Yatsenyuk addresses parliament in Kyiv July 24, 2014.\n"
+                 "The spokesman said the government was ousted by the military on February 1, 2021.\n")
+    assert find_claim(doc, "A man casts his ballot").type == "other"
+    assert find_claim(doc, "addresses parliament in Kyiv").type == "other"
+    assert find_claim(doc, "the government was ousted by the military").type == "attributed"

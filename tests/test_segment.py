@@ -169,7 +169,9 @@ def test_a_photo_caption_ending_in_a_place_and_date_is_other_but_a_dated_body_se
     doc = _rules("A man casts his ballot at a polling station in Simferopol, Ukraine, Sunday, March 16, 2014. "
                  "(VOA/E. Arrott)\n"
                  "Ukrainian Prime Minister Arseniy Yatsenyuk addresses parliament in Kyiv July 24, 2014.\n"
-                 "The spokesman said the government was ousted by the military on February 1, 2021.\n")
+                 "The spokesman said the government was ousted by the military on February 1, 2021.\n"
+                 "Welcome to Inside Story: I'm your host Katherine Gypson.\n")
     assert find_claim(doc, "A man casts his ballot").type == "other"
     assert find_claim(doc, "addresses parliament in Kyiv").type == "other"
     assert find_claim(doc, "the government was ousted by the military").type == "attributed"
+    assert find_claim(doc, "Welcome to Inside Story").type == "other"  # a programme's greeting

@@ -56,6 +56,8 @@ class Lexicon:
     report_adverbs: dict[str, str]
     report_participles: dict[str, str]
     report_nouns: frozenset[str]
+    view_nouns: frozenset[str]
+    view_adjectives: frozenset[str]
     nesting: frozenset[str]
     clause_verbs: frozenset[str]
     factive_clause: frozenset[str]
@@ -78,6 +80,8 @@ def lexicon(name: str = "lexicons.yaml") -> Lexicon:
         report_adverbs={a: stance for stance, advs in (raw.get("report_adverbs") or {}).items() for a in advs},
         report_participles={a: stance for stance, ws in (raw.get("report_participles") or {}).items() for a in ws},
         report_nouns=frozenset(raw.get("report_nouns", [])),
+        view_nouns=frozenset(raw.get("view_nouns", [])),
+        view_adjectives=frozenset(raw.get("view_adjectives", [])),
         nesting=frozenset(raw.get("nesting_verbs", [])),
         clause_verbs=frozenset(raw.get("clause_verbs", [])),
         factive_clause=frozenset(raw.get("factive_with_clause", [])),
@@ -370,16 +374,36 @@ def _adverb_frame(tok, lex: Lexicon) -> Frame | None:
 
 def _noun_frame(tok, lex: Lexicon) -> Frame | None:
     """"India's claim that X", "reports that X": X credited to the owner of the claim, or to unnamed reports."""
-    if tok.pos_ != "NOUN" or tok.lemma_.lower() not in lex.report_nouns:
+    lemma = tok.lemma_.lower()
+    if tok.pos_ != "NOUN" or lemma not in lex.report_nouns | lex.view_nouns:
         return None
     comps = [c for c in tok.children if c.dep_ in ("acl", "ccomp", "appos") and c.pos_ in ("VERB", "AUX")
              and any(m.dep_ == "mark" and m.lower_ == "that" for m in c.children)]
     if not comps:
         return None
-    poss = [c for c in tok.children if c.dep_ == "poss"]
-    src = _subtree_range(poss[0]) if poss else [tok.i]
-    return Frame(cue=[tok.i], source=src, contents=[c.i for c in comps], frame_tokens={tok.i, *src},
-                 sentiment=lex.verb_stance.get(tok.lemma_.lower(), "neutral"), unnamed=not poss)
+    owner = [c for c in tok.children if c.dep_ == "poss"] or \
+        [g for c in tok.children if c.dep_ == "prep" and c.lower_ == "among" for g in c.children if g.dep_ == "pobj"]
+    if lemma in lex.view_nouns and not owner:
+        return None  # "the fear that X" without whose: no report
+    src = _subtree_range(owner[0]) if owner else [tok.i]
+    own = {tok.i, *src, *(c.i for c in tok.children if c.dep_ in ("prep", "amod") and c.i < comps[0].i)}
+    if tok.dep_ == "attr" and any(c.dep_ == "expl" for c in tok.head.children):  # "There is growing concern ..."
+        own |= {tok.head.i, *(c.i for c in tok.head.children if c.dep_ == "expl")}
+    return Frame(cue=[tok.i], source=src, contents=[c.i for c in comps], frame_tokens=own,
+                 sentiment=lex.verb_stance.get(lemma, "neutral"), unnamed=not owner)
+
+
+def _adjective_frame(tok, lex: Lexicon) -> Frame | None:
+    """"Many are optimistic (that) the strategy is working": a view the subject holds."""
+    if tok.dep_ != "acomp" or tok.lemma_.lower() not in lex.view_adjectives:
+        return None
+    comps = [c for c in tok.children if c.dep_ == "ccomp"] or [c for c in tok.head.children if c.dep_ == "ccomp"]
+    subj = [c for c in tok.head.children if c.dep_ == "nsubj"]
+    if not comps or not subj or subj[0].lower_ in DEMONSTRATIVES:
+        return None
+    src = _np_tokens(subj[0])
+    cue = sorted({tok.head.i, tok.i})
+    return Frame(cue=cue, source=src, contents=[c.i for c in comps], frame_tokens={*cue, *src}, sentiment="neutral")
 
 
 def concessive(tok) -> bool:
@@ -414,7 +438,7 @@ def find_frames(sent, lex: Lexicon | None = None) -> list[Frame]:
             if frame is not None and tok.i in inside and not clausal:
                 frame = None
         if frame is None and tok.i not in inside:
-            frame = _prep_frame(tok, sent, lex) or _noun_frame(tok, lex)
+            frame = _prep_frame(tok, sent, lex) or _noun_frame(tok, lex) or _adjective_frame(tok, lex)
         if frame is None:
             frame = _adverb_frame(tok, lex)
         if frame is None:

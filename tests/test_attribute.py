@@ -285,11 +285,12 @@ def test_a_speaker_the_parser_hung_on_a_fronted_phrase_still_speaks():
 
 
 def test_a_view_held_by_a_named_holder_is_a_report():
-    doc = _rules("Many are optimistic the strategy is working. There is growing concern among U.S. officials that the "
-                 "war could last years. The concern is great enough that planners have become targets.")
+    doc = _rules("Many are optimistic the strategy is working. There is growing concern among U.S. officials that it "
+                 "could take more than one war to defeat the group. The concern is great enough that planners have "
+                 "become targets.")
     c = find_claim(doc, "the strategy is working")
     assert (c.type, c.source.text, c.cue.text) == ("attributed", "Many", "are optimistic")
-    c = find_claim(doc, "the war could last years")
+    c = find_claim(doc, "it could take more than one war")
     assert (c.type, c.source.text) == ("attributed", "U.S. officials")
     assert not any(c.text.strip() == "There is" for c in doc.claims)
     assert find_claim(doc, "planners have become targets").source is None  # a concern without a holder

@@ -15,8 +15,8 @@ from typing import Iterator, Literal
 
 from pydantic import BaseModel
 
-from .attribute import (SUBJECTS, Frame, attribute_document, concessive, find_frames, house_voice, lexicon, person_mentions,
-                        says_nothing)
+from .attribute import (SUBJECTS, Frame, attribute_document, concessive, find_frames, house_voice, lexicon,
+                        person_mentions, says_nothing)
 from .model import Claim, Document, Sentence
 
 PUNCT_EDGE = {"PUNCT", "CCONJ", "SCONJ", "SPACE"}

@@ -179,9 +179,9 @@ def test_a_photo_caption_ending_in_a_place_and_date_is_other_but_a_dated_body_se
 
 def test_a_speaker_label_may_carry_a_title_but_a_fronted_phrase_is_no_speaker():
     cfg = load("pipeline.yaml", PipelineConfig)
+    label = "John Kirby, National Security Council coordinator for strategic communications: "
     for text, body, speaker in [
-            ("John Kirby, National Security Council coordinator for strategic communications: I think both leaders "
-             "agree.", "I think both leaders agree.", "John Kirby"),
+            (label + "I think both leaders agree.", "I think both leaders agree.", "John Kirby"),
             ("In Washington, the spokesman explained: the talks failed.",
              "In Washington, the spokesman explained: the talks failed.", None)]:
         got = [(text[r.start:r.end], r.speaker and text[r.speaker[0]:r.speaker[1]]) for r in regions(text, cfg) if r.body]

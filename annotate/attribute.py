@@ -277,7 +277,8 @@ def _verb_frame(tok, sent, lex: Lexicon) -> Frame | None:
         comps = [c for c in kids if c.dep_ == "xcomp" or (c.dep_ == "advcl" and c.i > tok.i and any(
             m.dep_ in ("mark", "aux") and m.lower_ in ("for", "to") for m in c.children))]
         joins = [c.i for c in kids if c.dep_ in ("dobj", "dative") and comps and c.i < comps[0].i]
-    cue_prep = tok.doc[_cue_tokens(tok)[-1]]
+    cue = _cue_tokens(tok)
+    cue_prep = tok.doc[cue[-1]]
     if not comps and cue_prep.i > tok.i and cue_prep.dep_ == "prep" and cue_prep.lower_ in CONTENT_PREPS and \
             lemma not in lex.clause_verbs:
         # "warned of [severe consequences]", "called for [calm]"; not "called on [the president]" (a visit)
@@ -287,12 +288,12 @@ def _verb_frame(tok, sent, lex: Lexicon) -> Frame | None:
                  c.right_edge.i - c.left_edge.i >= 3 and any(t.pos_ == "VERB" for t in c.subtree))]
     if not comps and lemma not in lex.clausal_only:  # "reaffirmed their commitment to ...", "accused Iran of ..."
         right = [c for c in kids if c.i > tok.i and (c.dep_ in NP_CONTENT or (c.dep_ == "prep" and c.lower_ in JOIN_PREPS))]
-        cue_end = max(_cue_tokens(tok))
+        cue_end = max(cue)
         right = [c for c in right if c.i > cue_end]
         objs = [c for c in right if c.dep_ in NP_CONTENT and c.pos_ in ("NOUN", "PROPN", "PRON", "VERB", "NUM")]
         if objs:
             comps, joins = [right[0]], [c.i for c in right[1:]]
-        elif right and any(c.dep_ == "prep" for c in right) and max(_cue_tokens(tok)) > tok.i:
+        elif right and any(c.dep_ == "prep" for c in right) and cue_end > tok.i:
             comps, joins = [right[0]], [c.i for c in right[1:]]  # "warned of [a strong response]"
     if not comps:  # "Rebel leader wounded in air strike, officials say": the content comes first, unlinked
         comps = [c for c in kids if c.i < tok.i and c.dep_ not in ("nsubj", "nsubjpass", "punct", "cc", "aux", "mark",
@@ -322,7 +323,6 @@ def _verb_frame(tok, sent, lex: Lexicon) -> Frame | None:
             return None  # "The discussions underscore a growing trend": events do not speak
         # "A statement issued after the talks said ...": the parser took "the talks" for the speaker
         src_tokens = _np_tokens(owner)
-    cue = _cue_tokens(tok)
     inside_content = {i for c in comps for i in _subtree_range(c)}
     own = set(cue) | set(src_tokens)
     for c in kids:
@@ -457,9 +457,10 @@ def find_frames(sent, lex: Lexicon | None = None) -> list[Frame]:
             inside.update(i for c in frame.contents for i in content_tokens(sent, c))
     # a report inside another's subject keeps its content ("The government, which accuses Russia of arming the
     # rebels, called ...": "Russia of arming the rebels" is no frame word of "called")
-    for f in frames:
-        held = {i for g in frames if g is not f and not g.unnamed for c in [*g.contents, *g.joins]
-                for i in content_tokens(sent, c)}
+    contents = [set() if g.unnamed else {i for c in [*g.contents, *g.joins] for i in content_tokens(sent, c)}
+                for g in frames]
+    for k, f in enumerate(frames):
+        held = set().union(*(held for j, held in enumerate(contents) if j != k))
         f.frame_tokens = set(f.frame_tokens) - (held - set(f.cue) - set(f.source))
     frames.sort(key=lambda f: f.cue[0])
     return frames

@@ -268,12 +268,19 @@ def length_batches(lengths: list[int], batch_size: int, gen: torch.Generator) ->
     return batches
 
 
-def stance_weights(stance_idx: list[int], balance: bool) -> torch.Tensor | None:
-    """Inverse-frequency class weights for the stance loss (None: unweighted)."""
-    counts = torch.bincount(torch.tensor([i for i in stance_idx if i >= 0] or [0]), minlength=len(C.STANCE_LABELS))
-    if not balance or counts.sum() == 0:
+def _inverse_frequency(counts: torch.Tensor) -> torch.Tensor | None:
+    """Class weights inversely proportional to the counts (a class never seen counts once); None without counts."""
+    if counts.sum() == 0:
         return None
     return counts.sum() / (len(counts) * counts.clamp(min=1).float())
+
+
+def stance_weights(stance_idx: list[int], balance: bool) -> torch.Tensor | None:
+    """Inverse-frequency class weights for the stance loss (None: unweighted)."""
+    if not balance:
+        return None
+    return _inverse_frequency(torch.bincount(torch.tensor([i for i in stance_idx if i >= 0] or [0]),
+                                             minlength=len(C.STANCE_LABELS)))
 
 
 def type_weights(type_masks: list[list[float]], balance: bool) -> torch.Tensor | None:
@@ -282,10 +289,7 @@ def type_weights(type_masks: list[list[float]], balance: bool) -> torch.Tensor |
     if not balance:
         return None
     masks = torch.tensor(type_masks, dtype=torch.float32)
-    counts = masks[(masks > 0).sum(-1) == 1].sum(0)
-    if counts.sum() == 0:
-        return None
-    return counts.sum() / (len(counts) * counts.clamp(min=1))
+    return _inverse_frequency(masks[(masks > 0).sum(-1) == 1].sum(0))
 
 
 def residual_penalty(logits: torch.Tensor, prior: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:

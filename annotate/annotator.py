@@ -73,7 +73,7 @@ def load_labeler(cfg: PipelineConfig, say: Callable[[str], None] = lambda m: Non
 
         torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
         labeler = ClassifierLabeler(model_dir, batch_size=cfg.batch_size)
-        labeler.fast_math(cfg.fast_math)
+        labeler.fast_math(cfg.fast_math, say)
         return labeler
     say(f"no fine-tuned model in {model_dir}: falling back to the rule labeler ({RuleLabeler.name})")
     return RuleLabeler()

@@ -381,6 +381,7 @@ class Classifier:
 
     def __init__(self, model_dir: str | Path, batch_size: int = 32):
         self.model, self.tokenizer, self.meta, self.temperatures = load(model_dir)
+        self.model_dir = Path(model_dir)
         self.batch_size = batch_size
         self.name = f"{self.meta.get('name', Path(model_dir).name)}-{self.meta.get('version', '0')}"
         self.bf16 = False  # run the encoder's matrix products in bfloat16 (`ClassifierLabeler.fast_math`)
@@ -438,18 +439,31 @@ class ClassifierLabeler:
                 agree_type_and_stance(c)
         return docs
 
-    def fast_math(self, mode: str = "auto") -> str:
-        """Cheaper arithmetic for CPU inference, chosen by what this CPU does natively: `bf16` (bfloat16 matrix
-        products, where the CPU has them: AVX512-BF16 or AMX), `int8` (feed-forward layers in int8), `auto` (bf16
-        when native, else int8), `off`. Returns what it applied."""
+    def fast_math(self, mode: str = "auto", say=lambda m: None) -> str:
+        """Cheaper arithmetic for CPU inference: `bf16` (bfloat16 matrix products, where the CPU has them natively:
+        AVX512-BF16 or AMX), `int8` / `all` (torch's int8 for the feed-forward / every linear layer), `onnx`,
+        `onnx-int8`, `onnx-int8-all` (the encoder run by ONNX Runtime in float32, or with int8 feed-forward / every
+        weighted matrix product), `auto` (bf16 when native, else onnx-int8-all), `off`. Returns what it applied."""
         if mode == "auto":
-            mode = "bf16" if bf16_native() else "int8"
+            mode = "bf16" if bf16_native() else "onnx-int8-all"
         if mode == "bf16":
             self.classifier.bf16 = True
             self.name = self.classifier.name = f"{self.classifier.name}-bf16"
         elif mode in ("int8", "ffn", "all"):
             self.quantize("all" if mode == "all" else "ffn")
+        elif mode in ("onnx", "onnx-int8", "onnx-int8-all"):
+            self.onnx(int8={"onnx": None, "onnx-int8": "ffn", "onnx-int8-all": "all"}[mode], say=say)
         return mode
+
+    def onnx(self, int8: str | None = None, say=lambda m: None) -> None:
+        """Run the encoder with ONNX Runtime (`annotate.fastmath`); `int8` "ffn" or "all" quantizes the feed-forward
+        or every weighted matrix product."""
+        from .fastmath import onnx_encoder
+
+        clf = self.classifier
+        clf.model.encoder = onnx_encoder(clf.model.encoder, clf.model_dir, clf.model_dir / WEIGHTS, int8,
+                                         torch.get_num_threads(), say)
+        self.name = clf.name = f"{clf.name}-onnx{f'-int8-{int8}' if int8 else ''}"
 
     def quantize(self, layers: str = "ffn") -> None:
         """Dynamic int8 quantization for CPU inference, marked in the model name: `ffn` the encoder's feed-forward

@@ -44,9 +44,8 @@ class PipelineConfig(BaseModel):
     html_min_words: int = 5
     batch_size: int = 32
     parse_workers: int = 0
-    # cheaper classifier arithmetic: auto (bf16 where the CPU has it natively, else int8 feed-forward layers),
-    # bf16, int8, all (every linear layer in int8), off
-    fast_math: Literal["auto", "bf16", "int8", "all", "off"] = "off"
+    # cheaper classifier arithmetic (configs/pipeline.yaml says which is which)
+    fast_math: Literal["auto", "bf16", "int8", "all", "onnx", "onnx-int8", "onnx-int8-all", "off"] = "off"
     threads: int = 0
     heading_max_words: int = 14
     boilerplate: Boilerplate = Boilerplate()

@@ -160,3 +160,40 @@ def test_decoding_joins_word_pieces_and_fitted_o_bias_drops_weak_spans():
     bias = C.fit_o_bias(data, gold)
     assert 0.8 < bias < 4.0
     assert C.decode_spans(data, bias)[0] == [("SRC", 0, 8), ("CUE", 9, 13)]
+
+
+def test_onnx_encoder_gives_the_torch_logits_and_is_cached_per_weights(tiny, tmp_path):
+    """fast_math onnx: the exported encoder's logits equal torch's; int8 feed-forward layers quantize two matrix
+    products per layer; the graph is cached beside the weights and rebuilt when they change."""
+    import onnx
+
+    from annotate.fastmath import OnnxEncoder, feed_forward_matmuls
+
+    model, tok = tiny
+    rows = [row("Officials said the strike hit a depot.", claim_start=15, claim_end=37, source_start=0, source_end=9,
+                cue_start=10, cue_end=14, after="This seems far-fetched."),
+            row("China supplied 81% of Pakistan's arms imports.", before="Ties deepened.")]
+    C.save(model, tok, tmp_path, {"name": "ox", "version": "1", "max_length": 64, "context_words": 10},
+           {"type": 1.0, "stance": 1.0})
+    ref = C.Classifier(tmp_path).predict(rows)
+    labeler = C.ClassifierLabeler(tmp_path)
+    assert labeler.fast_math("onnx") == "onnx" and labeler.name == "ox-1-onnx"
+    assert isinstance(labeler.classifier.model.encoder, OnnxEncoder)
+    got = labeler.classifier.predict(rows)
+    for a, b in zip(ref, got):
+        assert [a["type_scores"][k] for k in C.TYPE_LABELS] == pytest.approx([b["type_scores"][k] for k in C.TYPE_LABELS], abs=1e-4)
+        assert [a["stance_scores"][k] for k in C.STANCE_LABELS] == pytest.approx([b["stance_scores"][k] for k in C.STANCE_LABELS], abs=1e-4)
+    (graph,) = tmp_path.glob("encoder-*.onnx")
+    assert len(feed_forward_matmuls(onnx.load(str(graph)).graph)) == 2 * model.encoder.config.num_hidden_layers
+    int8 = C.ClassifierLabeler(tmp_path)
+    int8.fast_math("onnx-int8")
+    assert int8.name == "ox-1-onnx-int8-ffn" and {p["type"] for p in int8.classifier.predict(rows)} <= set(C.TYPE_LABELS)
+    quantized = onnx.load(str(next(tmp_path.glob("encoder-*-int8-ffn.onnx")))).graph
+    assert sum(n.op_type == "MatMulInteger" for n in quantized.node) == 2 * model.encoder.config.num_hidden_layers
+    # other weights, another graph: a stale export is never used
+    with torch.no_grad():
+        model.type_head.bias.add_(1.0)
+    C.save(model, tok, tmp_path, {"name": "ox", "version": "1", "max_length": 64, "context_words": 10},
+           {"type": 1.0, "stance": 1.0})
+    C.ClassifierLabeler(tmp_path).fast_math("onnx")
+    assert len([p for p in tmp_path.glob("encoder-*.onnx") if "int8" not in p.name]) == 2

@@ -474,8 +474,10 @@ def train(cfg: TrainConfig, extra_examples: Iterable[dict[str, Any]] | None = No
         base = base_config(cfg)
         # Settings that do not change the stage-1 model (where it is written, how it reports, what only acts on
         # the gold in stage 2) leave its cache valid. `prior_residual` is one: corpus rows carry no rule priors, so
-        # its penalty is zero in stage 1. `stance_balance` weighs the corpora's stance labels too, so it is keyed.
-        not_keyed = {"progress", "threads", "output_dir", "gold_rows", "prior_scale", "prior_residual", "type_balance"}
+        # its penalty is zero in stage 1; `replay` and the gold's weight and repeats are read in stage 2 alone.
+        # `stance_balance` weighs the corpora's stance labels too, so it is keyed.
+        not_keyed = {"progress", "threads", "output_dir", "gold_rows", "prior_scale", "prior_residual", "type_balance",
+                     "replay", "gold_repeat", "gold_weight"}
         if cfg.pooling == "marker":  # settings of span pooling alone
             not_keyed |= {"pooling", "window_sentences"}
         key = hashlib.sha256(base.model_dump_json(exclude=not_keyed).encode()).hexdigest()

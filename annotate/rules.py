@@ -100,13 +100,24 @@ def hedge_or_modal(doc: Document, c: Claim, ctx: Context) -> str | None:
     return None
 
 
+def _evaluative(lex: dict) -> list[str]:
+    m = lex["opinion_markers"]
+    return m["adjectives"] + m["judgements"]
+
+
 def evaluative_adjective(doc: Document, c: Claim, ctx: Context) -> str | None:
-    return "opinion" if c.source is None and _has(c.text, ctx.lex["opinion_markers"]["adjectives"]) else None
+    return "opinion" if c.source is None and _has(c.text, _evaluative(ctx.lex)) else None
+
+
+def judgement_word(doc: Document, c: Claim, ctx: Context) -> str | None:
+    """A word that passes judgement by itself ("reckless", "a mistake"), beyond the descriptors that also describe
+    facts ("major", "strong"): it adds its weight to `evaluative_adjective`'s."""
+    return "opinion" if c.source is None and _has(c.text, ctx.lex["opinion_markers"]["judgements"]) else None
 
 
 def evaluative_comment(doc: Document, c: Claim, ctx: Context) -> str | None:
     if is_evaluative_comment(doc, c, ctx.lex):
-        return "opinion" if _has(c.text, ctx.lex["opinion_markers"]["adjectives"] + ctx.lex["opinion_markers"]["verbs"]
+        return "opinion" if _has(c.text, _evaluative(ctx.lex) + ctx.lex["opinion_markers"]["verbs"]
                                  + ["seems", "appears", "looks"]) else "fact"
     return None
 
@@ -115,7 +126,8 @@ def figures_and_dates(doc: Document, c: Claim, ctx: Context) -> str | None:
     return "fact" if c.source is None and FIGURES.search(c.text) else None
 
 
-TYPE_RULES: list[Callable] = [has_source, has_cue, hedge_or_modal, evaluative_adjective, evaluative_comment, figures_and_dates]
+TYPE_RULES: list[Callable] = [has_source, has_cue, hedge_or_modal, evaluative_adjective, judgement_word, evaluative_comment,
+                              figures_and_dates]
 
 
 # --- stance rules ----------------------------------------------------------------------------------------------

@@ -182,6 +182,16 @@ def test_judgement_words_and_phrases_mark_opinion():
     assert find_claim(doc, "launched an offensive").type == "fact"
 
 
+def test_a_judgement_leans_to_opinion_more_than_a_descriptor():
+    from test_attribute import _rules
+
+    doc = _rules("The decision to cut aid to the camps was a serious mistake. The army launched a major offensive.")
+    judged, described = find_claim(doc, "a serious mistake"), find_claim(doc, "a major offensive")
+    assert "judgement_word" in judged.rules and "judgement_word" not in described.rules
+    assert "evaluative_adjective" in described.rules
+    assert judged.type_scores["opinion"] > 0.6 > described.type_scores["opinion"]
+
+
 
 def test_distancing_words_are_the_authors_only_outside_quotes_and_other_claims():
     from test_attribute import _rules

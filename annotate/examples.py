@@ -19,7 +19,8 @@ from datasets import Dataset, Features, Sequence, Value
 from .model import STANCES, Claim, Document
 
 TYPE_LABELS = ("attributed", "opinion", "fact")  # the classifier's type labels ("other" is the segmenter's)
-# What the attributor and the rule labeler record in `claim.rules`, plus the class of the cue verb.
+# What the attributor and the rule labeler record in `claim.rules`, plus the class of the cue verb. `judgement_word`
+# acts through the rule prior alone: a new feature would change the heads' shape, which the stage-1 cache does not key.
 RULE_FEATURES = (
     "reporting_frame", "pronoun_source", "unnamed_report", "quoted", "carried_over", "speaker_turn", "sourceless_frame",
     "has_source", "has_cue", "hedge_or_modal", "evaluative_adjective", "evaluative_comment", "figures_and_dates",
